@@ -1,0 +1,28 @@
+// Builds the whole worker into one CommonJS file, dist/runner.js, that runs with plain
+// `node dist/runner.js` in a folder with no node_modules.
+import { build } from 'esbuild';
+import { mkdir, writeFile } from 'node:fs/promises';
+
+await build({
+  entryPoints: ['lib/main.ts'],
+  outfile: 'dist/runner.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // CJS, not ESM: bundled CommonJS dependencies call require() on Node built-ins, which an
+  // ESM bundle cannot do without a createRequire banner.
+  format: 'cjs',
+  minify: true,
+  sourcemap: 'linked',
+  // Keep the licence comments of bundled code (littlehorse-client is AGPL-3.0-only).
+  legalComments: 'eof',
+  // grpc-js loads two .proto files from disk only for admin/metrics features we never use;
+  // ws requires these optional native speed-ups inside try/catch.
+  external: ['bufferutil', 'utf-8-validate', '@grpc/proto-loader'],
+  logLevel: 'warning',
+});
+
+// The repository's package.json says "type": "module"; this keeps dist/runner.js CommonJS
+// when run from inside the repository too. A folder holding only runner.js needs nothing.
+await mkdir('dist', { recursive: true });
+await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
