@@ -1,0 +1,27 @@
+/**
+ * Errors are values with a kind; each kind maps to one LittleHorse outcome:
+ * - validation: the user's workflow is wrong → TASK_EXCEPTION (a business exception the WfSpec can catch)
+ * - execution:  ComfyUI ran it and a node failed → TASK_EXCEPTION
+ * - unavailable: ComfyUI down, timed out, interrupted, worker stopping → TASK_FAILED (LittleHorse retries)
+ */
+export type Failure =
+  | { kind: 'validation'; name: 'comfyui-invalid-workflow'; message: string; details: unknown }
+  | { kind: 'execution'; name: 'comfyui-execution-error' | 'comfyui-unsafe-output'; message: string; details: unknown }
+  | { kind: 'unavailable'; message: string; details?: unknown };
+
+/** Carries a Failure through code that throws (HTTP adapters), to be turned back into a value. */
+export class FailureError extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+    this.name = 'FailureError';
+  }
+}
+
+export const unavailable = (message: string, details?: unknown): Failure => ({ kind: 'unavailable', message, details });
+
+/** Any thrown value as a Failure: known failures keep their kind; anything else is retryable. */
+export function toFailure(error: unknown): Failure {
+  if (error instanceof FailureError) return error.failure;
+  const message = error instanceof Error ? error.message : String(error);
+  return unavailable(message);
+}

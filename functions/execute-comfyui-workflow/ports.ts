@@ -1,0 +1,73 @@
+import type { ComfyEvent, HistoryEntry, Queue } from '../../lib/comfyui/messages.js';
+import type { OutputFile } from './outputs.js';
+import type { Workflow } from './workflow.js';
+
+/** What the handler needs of ComfyUI's HTTP API (lib/comfyui/client.ts implements it). */
+export interface ComfyApi {
+  submitPrompt(
+    request: { workflow: Workflow; promptId?: string; clientId?: string; extraData?: Record<string, unknown> },
+    signal?: AbortSignal,
+  ): Promise<string>;
+  getQueue(signal?: AbortSignal): Promise<Queue>;
+  getHistory(promptId: string, signal?: AbortSignal): Promise<HistoryEntry | undefined>;
+  deleteFromQueue(promptIds: string[], signal?: AbortSignal): Promise<void>;
+  interrupt(promptId: string, signal?: AbortSignal): Promise<void>;
+}
+
+export type LiveSignal = { type: 'event'; event: ComfyEvent } | { type: 'connected' } | { type: 'disconnected' };
+
+/** ComfyUI's WebSocket as the handler sees it (lib/comfyui/live-socket.ts implements it). */
+export interface LiveEvents {
+  readonly clientId: string;
+  readonly connected: boolean;
+  listen(listener: (signal: LiveSignal) => void): () => void;
+}
+
+/** Fetches an output file from ComfyUI (GET /view) to a local path. */
+export type DownloadOutput = (file: OutputFile, destination: string, signal: AbortSignal) => Promise<void>;
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Structured logs (Powertools' Logger fits); the correlation keys are the caller's business. */
+export interface StructuredLog {
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface HandlerSettings {
+  outputDir: string;
+  pollIntervalMs: number;
+  historyTimeoutMs: number;
+  /** While the socket is up, history is still read this often, to catch a socket gone silent. */
+  watchdogIntervalMs: number;
+  includeTempOutputs: boolean;
+}
+
+/** Ties the ComfyUI prompt to its LittleHorse TaskRun so a later attempt never runs it twice. */
+export interface PromptIdentity {
+  /** The id to submit this attempt under. */
+  promptId: string;
+  /** Ids earlier attempts of the same TaskRun used: attach to one still queued, running or successful. */
+  earlierPromptIds: string[];
+  extraData: Record<string, unknown>;
+}
+
+export interface HandlerDeps {
+  comfy: ComfyApi;
+  /** Absent when live events are switched off: completion is then seen by polling history. */
+  live?: LiveEvents;
+  /** Present when outputs are fetched through /view instead of read from a shared folder. */
+  download?: DownloadOutput;
+  /** The task's log output in LittleHorse, one line per call. */
+  log: (line: string) => void;
+  logger: StructuredLog;
+  clock: Clock;
+  /** Aborted when the work must stop (deadline, shutdown); its reason says why. */
+  signal: AbortSignal;
+  settings: HandlerSettings;
+  identity?: PromptIdentity;
+}

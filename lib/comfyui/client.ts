@@ -1,0 +1,137 @@
+import type { Failure } from '../../functions/execute-comfyui-workflow/failure.js';
+import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
+import type { Workflow } from '../../functions/execute-comfyui-workflow/workflow.js';
+import type { ComfyHttp, HttpReply } from './http.js';
+import {
+  type HistoryEntry,
+  type Queue,
+  historyEntrySchema,
+  historyReplySchema,
+  promptAcceptedSchema,
+  type PromptRejected,
+  promptRejectedSchema,
+  queueSchema,
+} from './messages.js';
+import type { z } from 'zod';
+
+export interface SubmitRequest {
+  workflow: Workflow;
+  /** A caller-chosen id; ComfyUI versions that do not accept one answer with their own. */
+  promptId?: string;
+  clientId?: string;
+  extraData?: Record<string, unknown>;
+}
+
+/** ComfyUI's HTTP API: each reply parsed at the edge into a typed value or a Failure. */
+export class ComfyClient {
+  constructor(private readonly http: ComfyHttp) {}
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  /** POST /prompt → the prompt id; a 400 becomes a validation Failure naming every node error. */
+  async submitPrompt(request: SubmitRequest, signal?: AbortSignal): Promise<string> {
+    const reply = await this.http.json(
+      'POST',
+      '/prompt',
+      {
+        prompt: request.workflow,
+        ...(request.clientId === undefined ? {} : { client_id: request.clientId }),
+        ...(request.promptId === undefined ? {} : { prompt_id: request.promptId }),
+        ...(request.extraData === undefined ? {} : { extra_data: request.extraData }),
+      },
+      signal,
+    );
+    if (reply.status === 400) {
+      const rejected = promptRejectedSchema.safeParse(reply.body);
+      if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
+    }
+    return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
+  }
+
+  /** GET /queue: the running and pending prompts. */
+  async getQueue(signal?: AbortSignal): Promise<Queue> {
+    return expect(await this.http.json('GET', '/queue', undefined, signal), queueSchema, 'GET /queue');
+  }
+
+  /** Whether the prompt is running or waiting in ComfyUI's queue. */
+  async isInQueue(promptId: string, signal?: AbortSignal): Promise<boolean> {
+    const queue = await this.getQueue(signal);
+    return [...queue.queue_running, ...queue.queue_pending].some((item) => item.promptId === promptId);
+  }
+
+  /** GET /history/{id}: the entry, or undefined while the prompt has not finished. */
+  async getHistory(promptId: string, signal?: AbortSignal): Promise<HistoryEntry | undefined> {
+    const path = `/history/${encodeURIComponent(promptId)}`;
+    const all = expect(await this.http.json('GET', path, undefined, signal), historyReplySchema, 'GET /history');
+    const entry = all[promptId];
+    if (entry === undefined) return undefined;
+    const parsed = historyEntrySchema.safeParse(entry);
+    if (!parsed.success) throw new FailureError(unexpected('GET /history', parsed.error.issues[0]?.message));
+    return parsed.data;
+  }
+
+  /** POST /queue {delete}: removes pending prompts (ComfyUI leaves the running one alone). */
+  async deleteFromQueue(promptIds: string[], signal?: AbortSignal): Promise<void> {
+    expectOk(await this.http.json('POST', '/queue', { delete: promptIds }, signal), 'POST /queue');
+  }
+
+  /** POST /interrupt {prompt_id}: recent ComfyUI interrupts only if that prompt is the one running. */
+  async interrupt(promptId: string, signal?: AbortSignal): Promise<void> {
+    expectOk(await this.http.json('POST', '/interrupt', { prompt_id: promptId }, signal), 'POST /interrupt');
+  }
+
+  /** GET /system_stats answers once ComfyUI is up: the readiness probe. */
+  async systemStats(signal?: AbortSignal, options?: { retries: number }): Promise<unknown> {
+    const reply = await this.http.json('GET', '/system_stats', undefined, signal, options);
+    expectOk(reply, 'GET /system_stats');
+    return reply.body;
+  }
+}
+
+function rejectionFailure(rejected: PromptRejected): Failure {
+  const error = typeof rejected.error === 'string' ? { message: rejected.error } : (rejected.error ?? {});
+  const nodes = Object.entries(rejected.node_errors ?? {}).map(([nodeId, node]) => ({
+    node_id: nodeId,
+    class_type: node.class_type ?? null,
+    errors: node.errors.map((e) => ({ type: e.type ?? null, message: e.message ?? null, details: e.details ?? null })),
+  }));
+  const perNode = nodes.flatMap((node) =>
+    node.errors.map((e) => `node ${node.node_id} (${node.class_type ?? 'unknown class'}): ${[e.message, e.details].filter(Boolean).join(': ')}`),
+  );
+  const headline = error.message ?? 'ComfyUI rejected the workflow';
+  return {
+    kind: 'validation',
+    name: 'comfyui-invalid-workflow',
+    message: `ComfyUI rejected the workflow: ${[headline, ...perNode].join('; ')}`,
+    details: { error: { type: 'type' in error ? (error.type ?? null) : null, message: headline, details: 'details' in error ? (error.details ?? null) : null }, node_errors: nodes },
+  };
+}
+
+function expect<T extends z.ZodType>(reply: HttpReply, schema: T, route: string): z.infer<T> {
+  expectOk(reply, route);
+  const parsed = schema.safeParse(reply.body);
+  if (!parsed.success) throw new FailureError(unexpected(route, parsed.error.issues[0]?.message));
+  return parsed.data;
+}
+
+function expectOk(reply: HttpReply, route: string): void {
+  if (reply.status >= 200 && reply.status < 300) return;
+  const hint =
+    reply.status === 403
+      ? ' (ComfyUI refuses requests whose Origin and Host disagree; check COMFYUI_BASE_URL and any proxy in between)'
+      : reply.status === 404
+        ? ' (is COMFYUI_BASE_URL the ComfyUI server itself?)'
+        : '';
+  throw new FailureError(unavailable(`ComfyUI answered HTTP ${reply.status} on ${route}${hint}: ${summarize(reply.body)}`));
+}
+
+function unexpected(route: string, problem: string | undefined): Failure {
+  return unavailable(`ComfyUI sent an unexpected reply to ${route}: ${problem ?? 'unreadable'}`);
+}
+
+function summarize(body: unknown): string {
+  const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import {
+  type CallOptions,
+  type Channel,
+  ChannelCredentials,
+  type Client,
+  type ClientMiddlewareCall,
+  createChannel,
+  createClientFactory,
+  Metadata,
+} from 'nice-grpc';
+import { LittleHorseDefinition } from 'littlehorse-client/proto';
+import type { LittleHorseConfig } from '../config.js';
+import { clientCredentialsToken } from './oauth.js';
+
+export type LittleHorseClient = Client<typeof LittleHorseDefinition>;
+
+/**
+ * Clients for the bootstrap server and for every host RegisterTaskWorker assigns us, sharing one set
+ * of credentials (PLAINTEXT, TLS with LHC_CA_CERT, mutual TLS) and per-call metadata (tenant id,
+ * OAuth bearer token). The npm LHConfig cannot do this: it reads no environment, knows only the
+ * bootstrap host and has no mTLS or OAuth.
+ */
+export class LittleHorseConnections {
+  private readonly channels = new Map<string, Channel>();
+  private readonly clients = new Map<string, LittleHorseClient>();
+  private readonly credentials: ChannelCredentials;
+  private readonly factory;
+
+  constructor(private readonly config: LittleHorseConfig) {
+    this.credentials = credentialsFor(config);
+    const token = config.oauth ? clientCredentialsToken(config.oauth) : undefined;
+    const tenantId = config.tenantId;
+    this.factory = createClientFactory().use(async function* metadata<Req, Res>(
+      call: ClientMiddlewareCall<Req, Res>,
+      options: CallOptions,
+    ) {
+      const headers = Metadata(options.metadata).set('tenantid', tenantId);
+      if (token) headers.set('authorization', `Bearer ${await token()}`);
+      return yield* call.next(call.request, { ...options, metadata: headers });
+    });
+  }
+
+  get bootstrapAddress(): string {
+    return `${this.config.host}:${this.config.port}`;
+  }
+
+  bootstrap(): LittleHorseClient {
+    return this.client(this.bootstrapAddress);
+  }
+
+  client(address: string): LittleHorseClient {
+    let client = this.clients.get(address);
+    if (!client) {
+      const channel = createChannel(address, this.credentials, {
+        // grpc-js' default reconnect backoff climbs to 120 s; keep the first retry fast and the ceiling low.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 2_000,
+        'grpc.keepalive_time_ms': this.config.keepaliveTimeMs,
+        'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs,
+        // LittleHorse permits pings every ≥ 15 s even without calls (LHServerListener).
+        'grpc.keepalive_permit_without_calls': 1,
+      });
+      client = this.factory.create(LittleHorseDefinition, channel);
+      this.channels.set(address, channel);
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  /** Closes a host's channel once RegisterTaskWorker stops listing it. */
+  release(address: string): void {
+    if (address === this.bootstrapAddress) return;
+    this.channels.get(address)?.close();
+    this.channels.delete(address);
+    this.clients.delete(address);
+  }
+
+  close(): void {
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
+    this.clients.clear();
+  }
+}
+
+function credentialsFor(config: LittleHorseConfig): ChannelCredentials {
+  if (config.protocol !== 'TLS') return ChannelCredentials.createInsecure();
+  const read = (file: string | undefined, variable: string) => {
+    if (!file) return null;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`${variable}: cannot read ${file} (${(error as Error).message})`);
+    }
+  };
+  return ChannelCredentials.createSsl(
+    read(config.caCertPath, 'LHC_CA_CERT'),
+    read(config.clientKeyPath, 'LHC_CLIENT_KEY'),
+    read(config.clientCertPath, 'LHC_CLIENT_CERT'),
+  );
+}

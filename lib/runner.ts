@@ -1,0 +1,215 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { ClientError } from 'nice-grpc';
+import { TaskStatus, LHErrorType } from 'littlehorse-client/proto';
+import type { Config } from './config.js';
+import { ExitCode } from './exit-codes.js';
+import type { ComfyClient } from './comfyui/client.js';
+import type { LiveSocket } from './comfyui/live-socket.js';
+import type { DownloadOutput } from '../functions/execute-comfyui-workflow/ports.js';
+import { waitUntilReady } from './comfyui/readiness.js';
+import { backoffMs, sleep } from './backoff.js';
+import type { LittleHorseConnections } from './littlehorse/connection.js';
+import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
+import { deliverReport } from './littlehorse/report.js';
+import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
+import { executeTask, type RunningTask } from './task-execution.js';
+import { ComfyHealth } from './comfyui/health.js';
+
+export interface RunnerDeps {
+  config: Config;
+  connections: LittleHorseConnections;
+  comfy: ComfyClient;
+  live?: LiveSocket;
+  download?: DownloadOutput;
+  logger: Logger;
+}
+
+/** How long start-up keeps retrying LittleHorse before giving up with exit code 3. */
+const LITTLEHORSE_START_BUDGET_MS = 30_000;
+
+/**
+ * The long-poll runner: waits for ComfyUI, makes sure the TaskDef exists, polls LittleHorse, runs one
+ * task at a time through the handler and reports each one. The same code is the long-lived service and
+ * the scheduled job that drains the queue and exits; `stop()` is the graceful shutdown both share.
+ */
+export class Runner {
+  private readonly inbox: PolledTask[] = [];
+  private readonly stopController = new AbortController();
+  private wakeUp: () => void = () => {};
+  private current: RunningTask | undefined;
+  private poller: TaskPoller | undefined;
+  private health: ComfyHealth | undefined;
+  private tasksDone = 0;
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  get stopping(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  async run(): Promise<ExitCode> {
+    const { config, comfy, logger, live } = this.deps;
+    const startedAt = Date.now();
+    const ready = await waitUntilReady({
+      probe: (signal) => comfy.systemStats(signal, { retries: 0 }),
+      timeoutMs: config.comfy.startTimeoutMs,
+      logger,
+      what: `ComfyUI at ${config.comfy.baseUrl} (GET /system_stats)`,
+      signal: this.stopController.signal,
+    });
+    if (this.stopping) return ExitCode.OK;
+    if (!ready) {
+      logger.error(`ComfyUI at ${config.comfy.baseUrl} did not answer within COMFYUI_START_TIMEOUT_SEC=${config.comfy.startTimeoutMs / 1000}`);
+      return ExitCode.COMFYUI_NOT_READY;
+    }
+    live?.start();
+    this.health = new ComfyHealth({ comfy, live, logger, onChange: () => this.updateWanting() });
+
+    const registered = await this.connectToLittleHorse();
+    if (registered !== ExitCode.OK) return registered;
+    this.warnAboutTimeouts();
+    if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
+    logger.info('worker ready', { taskName: config.worker.taskName, mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
+
+    let lastActivity = Date.now();
+    while (!this.stopping) {
+      this.updateWanting();
+      const task = this.inbox.shift() ?? (await this.nextTask(lastActivity));
+      if (!task) continue;
+      this.current = executeTask(task, {
+        connections: this.deps.connections,
+        comfy,
+        live,
+        download: this.deps.download,
+        logger,
+        settings: {
+          outputDir: config.comfy.outputDir,
+          pollIntervalMs: config.comfy.pollIntervalMs,
+          historyTimeoutMs: config.comfy.historyTimeoutMs,
+          watchdogIntervalMs: config.comfy.watchdogIntervalMs,
+          includeTempOutputs: config.comfy.includeTempOutputs,
+        },
+        timeoutMarginMs: config.worker.timeoutMarginMs,
+        comfyReady: (signal) => this.health!.ready(signal),
+      });
+      this.updateWanting();
+      const outcome = await this.current.done;
+      this.current = undefined;
+      if (!outcome.ok && outcome.failure.kind === 'unavailable') this.health.check();
+      this.tasksDone++;
+      lastActivity = Date.now();
+      if (config.worker.maxTasks > 0 && this.tasksDone >= config.worker.maxTasks) this.stop(`LHW_MAX_TASKS=${config.worker.maxTasks} reached`);
+    }
+    await this.shutdown();
+    return ExitCode.OK;
+  }
+
+  /** Graceful stop: no new work at once; the task in hand gets LHW_SHUTDOWN_GRACE_SEC, then is stopped and reported. */
+  stop(reason: string): void {
+    if (this.stopping) return;
+    this.deps.logger.info('stopping', { reason, taskInHand: this.current !== undefined });
+    this.stopController.abort(new Error(reason));
+    this.poller?.stop();
+    this.wakeUp();
+    const current = this.current;
+    if (!current) return;
+    const grace = this.deps.config.worker.shutdownGraceMs;
+    setTimeout(
+      () => current.controller.abort(new Error(`Worker shutting down (${reason}): the task did not finish within LHW_SHUTDOWN_GRACE_SEC=${grace / 1000}; LittleHorse may retry it elsewhere.`)),
+      grace,
+    ).unref();
+  }
+
+  private async connectToLittleHorse(): Promise<ExitCode> {
+    const { config, connections, logger } = this.deps;
+    const giveUpAt = Date.now() + LITTLEHORSE_START_BUDGET_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await ensureTaskDef(connections.bootstrap(), config.worker.taskName, this.stopController.signal);
+        this.poller = new TaskPoller({
+          connections,
+          taskName: config.worker.taskName,
+          workerId: config.worker.workerId,
+          workerVersion: config.worker.workerVersion,
+          logger,
+          onTask: (task) => {
+            this.inbox.push(task);
+            this.wakeUp();
+          },
+        });
+        await this.poller.start();
+        return ExitCode.OK;
+      } catch (error) {
+        if (this.stopping) return ExitCode.OK;
+        if (error instanceof TaskDefMismatch) {
+          logger.error(error.message);
+          return ExitCode.TASKDEF_MISMATCH;
+        }
+        const message = error instanceof ClientError ? `${error.code}: ${error.details}` : (error as Error).message;
+        if (Date.now() >= giveUpAt) {
+          logger.error(`could not reach LittleHorse at ${connections.bootstrapAddress}: ${message}; check LHC_API_HOST, LHC_API_PORT, LHC_API_PROTOCOL and credentials`);
+          return ExitCode.LITTLEHORSE_UNREACHABLE;
+        }
+        logger.warn('LittleHorse not reachable yet; retrying', { address: connections.bootstrapAddress, error: message });
+        await sleep(backoffMs(attempt, 200, 3_000), this.stopController.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Waits for a task; in job mode gives up (and stops) once none has come for LHW_IDLE_EXIT_SEC. */
+  private async nextTask(lastActivity: number): Promise<PolledTask | undefined> {
+    const { worker } = this.deps.config;
+    const idleLeft = worker.runMode === 'job' ? lastActivity + worker.idleExitMs - Date.now() : Infinity;
+    if (idleLeft <= 0 && !this.current) {
+      this.stop(`no task for LHW_IDLE_EXIT_SEC=${worker.idleExitMs / 1000}`);
+      return undefined;
+    }
+    await new Promise<void>((resolve) => {
+      this.wakeUp = resolve;
+      if (Number.isFinite(idleLeft)) setTimeout(resolve, idleLeft).unref();
+    });
+    return this.inbox.shift();
+  }
+
+  private updateWanting(): void {
+    const wanting = !this.stopping && !this.current && this.inbox.length === 0 && (this.health?.healthy ?? true);
+    this.poller?.setWanting(wanting);
+  }
+
+  /** Job mode: stop taking work early enough to finish (or stop) and report the task in hand. */
+  private scheduleRuntimeBudget(startedAt: number, maxRuntimeMs: number): void {
+    const stopAt = startedAt + maxRuntimeMs - this.deps.config.worker.shutdownGraceMs - 2_000;
+    setTimeout(() => this.stop(`LHW_MAX_RUNTIME_SEC=${maxRuntimeMs / 1000} nearly used`), Math.max(0, stopAt - Date.now())).unref();
+  }
+
+  private warnAboutTimeouts(): void {
+    const { comfy } = this.deps.config;
+    if (comfy.historyTimeoutMs > 60_000) {
+      this.deps.logger.warn(
+        `COMFYUI_HISTORY_TIMEOUT_SEC=${comfy.historyTimeoutMs / 1000} is longer than LittleHorse's default TaskRun timeout (60 s): ` +
+          'each task stops at whichever comes first, so set timeoutSeconds on the WfSpec task node for workflows longer than a minute.',
+      );
+    }
+  }
+
+  /** Tasks taken but never started (several hosts can each deliver one) are reported, never dropped. */
+  private async shutdown(): Promise<void> {
+    this.poller?.stop();
+    const reason = String((this.stopController.signal.reason as Error | undefined)?.message ?? 'stopping');
+    for (const { task, address } of this.inbox.splice(0)) {
+      const undelivered = await deliverReport(
+        {
+          taskRunId: task.taskRunId,
+          attemptNumber: task.attemptNumber,
+          time: new Date().toISOString(),
+          status: TaskStatus.TASK_FAILED,
+          error: { type: LHErrorType.TASK_FAILURE, message: `Worker stopped before starting this task (${reason}); LittleHorse may retry it elsewhere.` },
+        },
+        { clients: [this.deps.connections.client(address), this.deps.connections.bootstrap()], budgetMs: 2_000 },
+      );
+      if (undelivered) this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
+    }
+    this.health?.close();
+    this.deps.live?.close();
+  }
+}

@@ -1,0 +1,138 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
+import { unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
+import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
+import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
+import { sleep } from './backoff.js';
+import type { LittleHorseConnections } from './littlehorse/connection.js';
+import type { PolledTask } from './littlehorse/poller.js';
+import { deliverReport, toReport } from './littlehorse/report.js';
+import { readWorkflowInput } from './littlehorse/task-input.js';
+
+/** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
+const DEFAULT_TASK_TIMEOUT_SEC = 60;
+
+export interface TaskExecutionDeps {
+  connections: LittleHorseConnections;
+  comfy: ComfyApi;
+  live?: LiveEvents;
+  download?: DownloadOutput;
+  logger: Logger;
+  settings: HandlerSettings;
+  timeoutMarginMs: number;
+  /** Resolves once ComfyUI answers (at once when it is healthy); the task waits for it within its deadline. */
+  comfyReady: (signal: AbortSignal) => Promise<void>;
+}
+
+export interface RunningTask {
+  /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
+  controller: AbortController;
+  done: Promise<Outcome>;
+}
+
+/**
+ * One ScheduledTask from claim to report: a deadline that agrees with LittleHorse's TaskRun timeout,
+ * the pure handler with its I/O passed in, and a report that is always sent.
+ */
+export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): RunningTask {
+  const controller = new AbortController();
+  return { controller, done: run(polled, deps, controller) };
+}
+
+async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Outcome> {
+  const { task } = polled;
+  const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
+  const ref = {
+    wfRunId: wfRunIds.at(-1) ?? '',
+    parentWfRunIds: wfRunIds.slice(0, -1),
+    taskGuid: task.taskRunId?.taskGuid ?? '',
+    attemptNumber: task.attemptNumber,
+  };
+  const logger = deps.logger.createChild({
+    persistentKeys: { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber },
+  });
+  const lines: string[] = [];
+  const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
+  logger.info('task received', { address: polled.address });
+
+  const timeoutSec = await taskRunTimeout(task, deps, logger);
+  const lhWindowMs = timeoutSec * 1000;
+  const deadlineAt = polled.receivedAt + Math.max(lhWindowMs - deps.timeoutMarginMs, lhWindowMs / 2);
+  const deadline = setTimeout(
+    () =>
+      controller.abort(
+        new Error(
+          `Stopped before LittleHorse's TaskRun timeout (${timeoutSec} s from claim; the task node's timeoutSeconds, ${DEFAULT_TASK_TIMEOUT_SEC} s when unset), ` +
+            `after which LittleHorse would ignore the report. Raise the task node's timeout in the WfSpec for longer workflows.`,
+        ),
+      ),
+    Math.max(0, deadlineAt - Date.now()),
+  );
+
+  let outcome: Outcome;
+  try {
+    const input = readWorkflowInput(task);
+    if (!input.ok) {
+      log(`invalid input: ${input.problem}`);
+      outcome = { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: input.problem, details: {} } };
+    } else {
+      await deps.comfyReady(controller.signal);
+      outcome = await executeComfyuiWorkflow(input.workflow, {
+        comfy: deps.comfy,
+        live: deps.live,
+        download: deps.download,
+        log,
+        logger,
+        clock: { now: Date.now, sleep },
+        signal: controller.signal,
+        settings: deps.settings,
+        identity: promptIdentity(ref),
+      });
+    }
+  } catch (error) {
+    // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
+    const reason = controller.signal.aborted ? controller.signal.reason : error;
+    outcome = { ok: false, failure: unavailable(reason instanceof Error ? reason.message : String(reason)) };
+    log(`workflow failed: ${outcome.failure.message}`);
+  } finally {
+    clearTimeout(deadline);
+  }
+
+  const report = toReport(task, outcome, lines, new Date());
+  const host = deps.connections.client(polled.address);
+  const bootstrap = deps.connections.bootstrap();
+  // A report is worth delivering until LittleHorse's own timeout would make it moot.
+  const budgetMs = Math.max(1_000, polled.receivedAt + lhWindowMs - Date.now());
+  const undelivered = await deliverReport(report, { clients: host === bootstrap ? [host] : [host, bootstrap], budgetMs });
+  const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
+  if (undelivered) {
+    logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });
+  } else if (outcome.ok) {
+    logger.info('task reported', { ...fields, outputs: outcome.result.outputs.length });
+  } else {
+    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, message: outcome.failure.message });
+  }
+  return outcome;
+}
+
+/** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
+async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: Logger): Promise<number> {
+  if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
+  try {
+    const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });
+    return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
+  } catch (error) {
+    logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
+      error: (error as Error).message,
+    });
+    return DEFAULT_TASK_TIMEOUT_SEC;
+  }
+}
+
+/** The WfRunId chain, outermost parent first. */
+function wfRunChain(id: WfRunId | undefined): string[] {
+  const chain: string[] = [];
+  for (let current = id; current; current = current.parentWfRunId) chain.unshift(current.id);
+  return chain;
+}

@@ -1,0 +1,54 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Config, parseConfig } from './config.js';
+import { ComfyClient } from './comfyui/client.js';
+import { viewDownloader } from './comfyui/download.js';
+import { ComfyHttp } from './comfyui/http.js';
+import { LiveSocket } from './comfyui/live-socket.js';
+import { LittleHorseConnections } from './littlehorse/connection.js';
+import { createLogger } from './logger.js';
+import { Runner } from './runner.js';
+
+export interface Worker {
+  config: Config;
+  logger: Logger;
+  runner: Runner;
+  /** Releases every connection (HTTP pool, socket, gRPC channels). */
+  close(): void;
+}
+
+export type BuiltWorker = { ok: true; worker: Worker } | { ok: false; problems: string[] };
+
+/**
+ * The composition root: env → config → the adapters (ComfyUI over HTTP and WebSocket, LittleHorse
+ * over gRPC) → the runner that feeds tasks to the handler. Nothing connects until runner.run().
+ */
+export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
+  const parsed = parseConfig(env);
+  if (!parsed.ok) return parsed;
+  const { config } = parsed;
+  const logger = createLogger(config.worker.logLevel, config.worker.workerId);
+  let connections: LittleHorseConnections;
+  try {
+    connections = new LittleHorseConnections(config.littlehorse);
+  } catch (error) {
+    return { ok: false, problems: [(error as Error).message] };
+  }
+  const http = new ComfyHttp({ baseUrl: config.comfy.baseUrl, timeoutMs: config.comfy.httpTimeoutMs, retries: config.comfy.httpRetries });
+  const comfy = new ComfyClient(http);
+  const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
+  const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
+  const runner = new Runner({ config, connections, comfy, live, download, logger });
+  return {
+    ok: true,
+    worker: {
+      config,
+      logger,
+      runner,
+      close: () => {
+        live?.close();
+        http.close();
+        connections.close();
+      },
+    },
+  };
+}
