@@ -6,6 +6,9 @@ import WebSocket from 'ws';
 import { startFakeComfy, type FakeComfy, type FakeComfyOptions } from '../devstack/comfyui/index.js';
 
 type Msg = { type: string; data: Record<string, unknown> };
+// Response bodies are read loosely: each test asserts on the shape it cares about.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
 
 let fake: FakeComfy | undefined;
 afterEach(async () => {
@@ -74,12 +77,12 @@ async function connect(url: string, clientId: string): Promise<Client> {
   return { ws, messages, binary, waitFor };
 }
 
-async function post(url: string, route: string, body: unknown): Promise<{ status: number; json: any }> {
+async function post(url: string, route: string, body: unknown): Promise<{ status: number; json: Loose }> {
   const res = await fetch(url + route, { method: 'POST', body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
-const get = async (url: string, route: string): Promise<any> => (await fetch(url + route)).json();
+const get = async (url: string, route: string): Promise<Loose> => (await fetch(url + route)).json();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isEnd = (id: string) => (m: Msg) => m.type === 'executing' && m.data.node === null && m.data.prompt_id === id;
 const forPrompt = (c: Client, id: string) => c.messages.filter((m) => m.data.prompt_id === id);
@@ -327,12 +330,12 @@ describe('fake ComfyUI', () => {
     const comfy = await start();
     const { json } = await post(comfy.url, '/prompt', { prompt: txt2img() });
     await new Promise((r) => comfy.events.once('history-written', r));
-    comfy.runTimeMs = 500;
+    comfy.runTimeMs = 200;
     const running = (await post(comfy.url, '/prompt', { prompt: txt2img() })).json.prompt_id as string;
     comfy.restart();
     expect(await get(comfy.url, `/history/${json.prompt_id}`)).toEqual({});
     expect(await get(comfy.url, '/queue')).toEqual({ queue_running: [], queue_pending: [] });
-    await sleep(600);
+    await sleep(300);
     expect(comfy.history(running)).toBeUndefined();
     comfy.runTimeMs = 0;
     const next = await post(comfy.url, '/prompt', { prompt: txt2img() });

@@ -1,6 +1,6 @@
 import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId } from '../../lib/comfyui/messages.js';
 import { type Failure, unavailable } from './failure.js';
-import type { HandlerDeps } from './ports.js';
+import type { HandlerDeps, LiveSignal } from './ports.js';
 import type { ProgressLog } from './progress.js';
 
 /** After a terminal event, how long to wait for ComfyUI's "history written" signal before reading it anyway. */
@@ -24,6 +24,8 @@ export async function followPrompt(
   progress: ProgressLog,
   deps: HandlerDeps,
   startedAt: number,
+  /** Events heard between submitting and following, replayed first. */
+  earlyEvents: ComfyEvent[] = [],
 ): Promise<Completion> {
   const { comfy, live, clock, settings, signal } = deps;
   const interval = () => (live?.connected ? settings.watchdogIntervalMs : settings.pollIntervalMs);
@@ -32,7 +34,7 @@ export async function followPrompt(
   let nextCheck = clock.now() + interval();
   let wake = () => {};
 
-  const unlisten = live?.listen((update) => {
+  const onUpdate = (update: LiveSignal) => {
     if (update.type === 'event') {
       if (eventPromptId(update.event) !== promptId) return;
       progress.onEvent(update.event);
@@ -48,7 +50,9 @@ export async function followPrompt(
       nextCheck = Math.min(nextCheck, clock.now() + settings.pollIntervalMs);
     }
     wake();
-  });
+  };
+  const unlisten = live?.listen(onUpdate);
+  for (const event of earlyEvents) onUpdate({ type: 'event', event });
 
   const check = async (expectDone: boolean): Promise<Check> => {
     // Queue before history: a prompt that finishes in between is then still seen in history.

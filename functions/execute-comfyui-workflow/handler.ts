@@ -1,3 +1,4 @@
+import type { ComfyEvent } from '../../lib/comfyui/messages.js';
 import { type Failure, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
@@ -32,16 +33,22 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   deps.log(`submit workflow (${Object.keys(workflow).length} nodes)`);
   const startedAt = deps.clock.now();
 
+  // Listen before submitting: a fast (e.g. fully cached) prompt can finish before POST /prompt answers.
+  const early: ComfyEvent[] = [];
+  const stopBuffering = deps.live?.listen((update) => update.type === 'event' && early.push(update.event));
   let promptId: string;
   try {
     promptId = await attachOrSubmit(workflow, deps);
   } catch (error) {
+    stopBuffering?.();
     const failure = toFailure(deps.signal.aborted ? deps.signal.reason : error);
     if (deps.signal.aborted && deps.identity) await stopOnComfy(deps.identity.promptId, deps);
     return finish(deps, { ok: false, failure });
   }
 
-  const completion = await followPrompt(promptId, new ProgressLog(workflow, promptId, deps.log, deps.logger), deps, startedAt).catch(
+  stopBuffering?.();
+  const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger);
+  const completion = await followPrompt(promptId, progress, deps, startedAt, early).catch(
     (error: unknown) => ({ status: 'failed' as const, failure: toFailure(error), stopWork: false }),
   );
   if (completion.status === 'failed') {
