@@ -1,0 +1,306 @@
+import type { EventEmitter } from 'node:events';
+import { type CallContext, createServer, type Server, ServerError, Status } from 'nice-grpc';
+import { ServerCredentials } from '@grpc/grpc-js';
+import {
+  LittleHorseDefinition,
+  type PollTaskRequest,
+  type PollTaskResponse,
+  type PutTaskDefRequest,
+  type ReportTaskRun,
+  type ScheduledTask,
+  type TaskDef,
+  type TaskRunId,
+} from 'littlehorse-client/proto';
+import { type FakeTaskRun, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
+
+export type { FakeAttempt, FakeTaskRun, ScheduleTaskOptions } from './state.js';
+
+export interface FakeLittleHorseOptions {
+  host?: string;
+  /** Bootstrap port; 0 picks a free one. */
+  port?: number;
+  /** Server instances, each on its own port and with its own task queues, sharing one state. */
+  hostCount?: number;
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requireClientCert?: boolean };
+  /** Every call must carry `authorization: Bearer <token>`. */
+  bearerToken?: string;
+  tenants?: string[];
+  /** Heartbeat window after which a worker is dropped (15 s before server 0.16, 90 s after). */
+  workerInactivityMs?: number;
+}
+
+export interface FakeLittleHorse {
+  readonly host: string;
+  readonly port: number;
+  readonly addresses: string[];
+  scheduleTask(options: ScheduleTaskOptions): FakeTaskRun;
+  waitForTaskRun(id: TaskRunId, timeoutMs?: number): Promise<FakeTaskRun>;
+  nextReport(id: TaskRunId, timeoutMs?: number): Promise<ReportTaskRun>;
+  taskRuns(): FakeTaskRun[];
+  taskDefs(): TaskDef[];
+  putTaskDef(request: PutTaskDefRequest): TaskDef;
+  workers(taskDefName: string): Array<{ id: string; lastHeartbeat: Date }>;
+  readonly stats: { calls: Record<string, number>; pollRequests: number; pollStreamsOpened: number; openPollStreams: number; reports: number };
+  readonly events: EventEmitter;
+  killPollStreams(status?: Status): void;
+  restart(downMs?: number): Promise<void>;
+  failNextReports(n: number, status?: Status): void;
+  failHeartbeats(n: number, status?: Status): void;
+  setHostCount(n: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Instance {
+  port: number;
+  server?: Server;
+  streams: Map<number, (error: ServerError) => void>;
+}
+
+const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
+
+/**
+ * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
+ * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
+ * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md);
+ * every other method answers UNIMPLEMENTED.
+ */
+export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {}): Promise<FakeLittleHorse> {
+  const host = options.host ?? '127.0.0.1';
+  const tenants = new Set(options.tenants ?? ['default']);
+  const inactivityMs = options.workerInactivityMs ?? 15_000;
+  const state = new LittleHorseState(options.hostCount ?? 1);
+  const stats = { calls: {} as Record<string, number>, pollRequests: 0, pollStreamsOpened: 0, openPollStreams: 0, reports: 0 };
+  const faults = { reports: [] as Status[], heartbeats: [] as Status[] };
+  const instances: Instance[] = [];
+  let streamIds = 0;
+
+  const tenantOf = (context: CallContext, method: string): string => {
+    stats.calls[method] = (stats.calls[method] ?? 0) + 1;
+    if (options.bearerToken && context.metadata.get('authorization') !== `Bearer ${options.bearerToken}`) {
+      throw new ServerError(Status.UNAUTHENTICATED, 'missing or wrong bearer token');
+    }
+    const tenant = context.metadata.get('tenantid') ?? 'default';
+    if (!tenants.has(tenant)) throw new ServerError(Status.PERMISSION_DENIED, 'Tenant not allowed');
+    return tenant;
+  };
+
+  const implementation = (index: number) => {
+    const instance = instances[index]!;
+    const impl: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(LittleHorseDefinition.methods)) {
+      impl[name] = method.requestStream || method.responseStream
+        ? async function* unimplemented() {
+            throw new ServerError(Status.UNIMPLEMENTED, `${name} is not part of the fake`);
+          }
+        : async () => {
+            throw new ServerError(Status.UNIMPLEMENTED, `${name} is not part of the fake`);
+          };
+    }
+    return Object.assign(impl, {
+      putTaskDef: async (request: PutTaskDefRequest, context: CallContext) => state.putTaskDef(tenantOf(context, 'putTaskDef'), request),
+      getTaskDef: async (request: { name: string }, context: CallContext) => state.getTaskDef(tenantOf(context, 'getTaskDef'), request.name),
+      getTaskRun: async (request: TaskRunId, context: CallContext) => {
+        const tenant = tenantOf(context, 'getTaskRun');
+        const run = state.taskRuns.get(runKey(request));
+        if (!run || run.tenant !== tenant) throw new ServerError(Status.NOT_FOUND, `Couldn't find TaskRun ${runKey(request)}`);
+        return toTaskRun(run);
+      },
+      registerTaskWorker: async (request: { taskWorkerId: string; taskDefId?: { name: string } }, context: CallContext) => {
+        tenantOf(context, 'registerTaskWorker');
+        const failure = faults.heartbeats.shift();
+        if (failure !== undefined) throw new ServerError(failure, 'injected heartbeat failure');
+        const taskDefName = request.taskDefId?.name ?? '';
+        state.heartbeat(taskDefName, request.taskWorkerId);
+        return { yourHosts: assignment(state.workersOf(taskDefName, inactivityMs), request.taskWorkerId), isClusterHealthy: true };
+      },
+      reportTask: async (request: ReportTaskRun, context: CallContext) => {
+        const tenant = tenantOf(context, 'reportTask');
+        stats.reports++;
+        const failure = faults.reports.shift();
+        if (failure !== undefined) throw new ServerError(failure, 'injected ReportTask failure');
+        state.report(tenant, request);
+        return {};
+      },
+      pollTask: (requests: AsyncIterable<PollTaskRequest>, context: CallContext) =>
+        pollStream(index, instance, requests, context, tenantOf(context, 'pollTask')),
+    });
+  };
+
+  /** RoundRobinAssignor: hosts and workers sorted; each host gets a worker in turn; a worker left over gets a host. */
+  const assignment = (workers: string[], me: string) => {
+    const hosts = instances.map((i) => ({ host, port: i.port }));
+    const mine = hosts.filter((_, i) => workers[i % workers.length] === me);
+    if (mine.length === 0) mine.push(hosts[workers.indexOf(me) % hosts.length]!);
+    return mine;
+  };
+
+  async function* pollStream(index: number, instance: Instance, requests: AsyncIterable<PollTaskRequest>, context: CallContext, tenant: string): AsyncGenerator<PollTaskResponse> {
+    const streamId = ++streamIds;
+    stats.pollStreamsOpened++;
+    stats.openPollStreams++;
+    const outbox: ScheduledTask[] = [];
+    let wake: () => void = () => {};
+    let failure: ServerError | undefined;
+    instance.streams.set(streamId, (error) => {
+      failure = error;
+      wake();
+    });
+    // Requests are read concurrently with responses being written (PollTaskRequestObserver).
+    const reader = (async () => {
+      for await (const request of requests) {
+        stats.pollRequests++;
+        state.park(index, tenant, request.taskDefId?.name ?? '', {
+          streamId,
+          clientId: request.clientId,
+          taskWorkerVersion: request.taskWorkerVersion ?? '',
+          deliver: (task) => {
+            outbox.push(task);
+            wake();
+            return true;
+          },
+        });
+      }
+      // Half-close: parked entries go, but the response stream is never completed (onCompleted).
+      state.unpark(streamId);
+    })().catch(() => state.unpark(streamId));
+    try {
+      while (!context.signal.aborted) {
+        if (failure) throw failure;
+        const task = outbox.shift();
+        if (task) {
+          yield { result: task };
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          context.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+    } finally {
+      state.unpark(streamId);
+      instance.streams.delete(streamId);
+      stats.openPollStreams--;
+      void reader;
+    }
+  }
+
+  const listen = async (index: number) => {
+    const instance = instances[index]!;
+    const server = createServer();
+    server.add(LittleHorseDefinition, implementation(index) as never);
+    const credentials = options.tls
+      ? ServerCredentials.createSsl(options.tls.ca ?? null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], options.tls.requireClientCert ?? false)
+      : ServerCredentials.createInsecure();
+    instance.port = await server.listen(`${host}:${instance.port}`, credentials);
+    instance.server = server;
+  };
+
+  const addInstances = async (count: number) => {
+    while (instances.length < count) {
+      instances.push({ port: instances.length === 0 ? (options.port ?? 0) : 0, streams: new Map() });
+      await listen(instances.length - 1);
+    }
+    state.instanceCount = instances.length;
+  };
+  await addInstances(options.hostCount ?? 1);
+
+  const waitFor = <T>(what: string, check: () => T | undefined, event: string, timeoutMs: number): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const found = check();
+      if (found !== undefined) return resolve(found);
+      const onEvent = () => {
+        const value = check();
+        if (value === undefined) return;
+        clearTimeout(timer);
+        state.events.off(event, onEvent);
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        state.events.off(event, onEvent);
+        reject(new Error(`fake LittleHorse: ${what} did not happen within ${timeoutMs} ms`));
+      }, timeoutMs);
+      state.events.on(event, onEvent);
+    });
+
+  return {
+    host,
+    get port() {
+      return instances[0]!.port;
+    },
+    get addresses() {
+      return instances.map((i) => `${host}:${i.port}`);
+    },
+    scheduleTask: (scheduleOptions) => state.schedule(scheduleOptions),
+    waitForTaskRun: (id, timeoutMs = 20_000) =>
+      waitFor(
+        `TaskRun ${runKey(id)} finishing`,
+        () => {
+          const run = state.taskRuns.get(runKey(id));
+          return run && isTerminal(run.status) ? run : undefined;
+        },
+        'done',
+        timeoutMs,
+      ).catch((error: Error) => {
+        const run = state.taskRuns.get(runKey(id));
+        throw new Error(`${error.message}; attempts: ${JSON.stringify(run?.attempts.map((a) => ({ status: a.status, reports: a.reports.length })))}`);
+      }),
+    nextReport: (id, timeoutMs = 20_000) => {
+      const seen = state.taskRuns.get(runKey(id))?.attempts.reduce((n, a) => n + a.reports.length, 0) ?? 0;
+      return waitFor(
+        `a report for TaskRun ${runKey(id)}`,
+        () => state.taskRuns.get(runKey(id))?.attempts.flatMap((a) => a.reports)[seen],
+        'report',
+        timeoutMs,
+      );
+    },
+    taskRuns: () => [...state.taskRuns.values()],
+    taskDefs: () => [...state.taskDefs.values()],
+    putTaskDef: (request) => state.putTaskDef('default', request),
+    workers: (taskDefName) => [...(state.workers.get(taskDefName) ?? new Map<string, Date>())].map(([id, lastHeartbeat]) => ({ id, lastHeartbeat })),
+    stats,
+    events: state.events,
+    killPollStreams: (status = Status.UNAVAILABLE) => {
+      for (const instance of instances) for (const fail of instance.streams.values()) fail(new ServerError(status, 'injected stream failure'));
+    },
+    failNextReports: (n, status = Status.UNAVAILABLE) => faults.reports.push(...Array<Status>(n).fill(status)),
+    failHeartbeats: (n, status = Status.UNAVAILABLE) => faults.heartbeats.push(...Array<Status>(n).fill(status)),
+    restart: async (downMs = 0) => {
+      for (const instance of instances) instance.server?.forceShutdown();
+      state.forgetHungry();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      for (let i = 0; i < instances.length; i++) await listen(i);
+    },
+    setHostCount: async (n) => {
+      while (instances.length > n) instances.pop()!.server?.forceShutdown();
+      await addInstances(n);
+    },
+    stop: async () => {
+      state.clearAllTimers();
+      for (const instance of instances) instance.server?.forceShutdown();
+    },
+  };
+}
+
+function toTaskRun(run: FakeTaskRun) {
+  return {
+    id: run.id,
+    taskDefId: { name: run.taskDefName },
+    status: run.status,
+    timeoutSeconds: run.timeoutSeconds,
+    totalAttempts: run.totalAttempts,
+    inputVariables: Object.entries(run.variables).map(([varName, value]) => ({ varName, value, masked: false })),
+    attempts: run.attempts.map((a) => ({
+      status: a.status,
+      taskWorkerId: a.taskWorkerId,
+      taskWorkerVersion: a.taskWorkerVersion,
+      scheduleTime: a.scheduleTime.toISOString(),
+      startTime: a.startTime?.toISOString(),
+      endTime: a.endTime?.toISOString(),
+      output: a.output,
+      error: a.error,
+      exception: a.exception,
+      logOutput: a.logOutput,
+      maskedValue: false,
+    })),
+  };
+}
