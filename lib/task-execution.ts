@@ -12,6 +12,8 @@ import { readWorkflowInput } from './littlehorse/task-input.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
 const DEFAULT_TASK_TIMEOUT_SEC = 60;
+/** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
+const COMFY_RETURN_WAIT_MS = 5_000;
 
 export interface TaskExecutionDeps {
   connections: LittleHorseConnections;
@@ -77,7 +79,10 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
       log(`invalid input: ${input.problem}`);
       outcome = { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: input.problem, details: {} } };
     } else {
-      await deps.comfyReady(controller.signal);
+      await deps.comfyReady(AbortSignal.any([controller.signal, AbortSignal.timeout(COMFY_RETURN_WAIT_MS)])).catch((error: unknown) => {
+        if (controller.signal.aborted) throw error;
+        throw new Error(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
+      });
       outcome = await executeComfyuiWorkflow(input.workflow, {
         comfy: deps.comfy,
         live: deps.live,

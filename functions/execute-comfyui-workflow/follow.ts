@@ -26,12 +26,14 @@ export async function followPrompt(
   startedAt: number,
   /** Events heard between submitting and following, replayed first. */
   earlyEvents: ComfyEvent[] = [],
+  /** A prompt another process submitted: its events go to that process's socket, so poll from the start. */
+  attached = false,
 ): Promise<Completion> {
   const { comfy, live, clock, settings, signal } = deps;
-  const interval = () => (live?.connected ? settings.watchdogIntervalMs : settings.pollIntervalMs);
+  const interval = () => (live?.connected && !attached ? settings.watchdogIntervalMs : settings.pollIntervalMs);
   let terminal: { event: ComfyEvent; at: number } | undefined;
   let historyReady = false;
-  let nextCheck = clock.now() + interval();
+  let nextCheck = attached ? clock.now() : clock.now() + interval();
   let wake = () => {};
 
   const onUpdate = (update: LiveSignal) => {

@@ -37,8 +37,9 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   const early: ComfyEvent[] = [];
   const stopBuffering = deps.live?.listen((update) => update.type === 'event' && early.push(update.event));
   let promptId: string;
+  let attached: boolean;
   try {
-    promptId = await attachOrSubmit(workflow, deps);
+    ({ promptId, attached } = await attachOrSubmit(workflow, deps));
   } catch (error) {
     stopBuffering?.();
     const failure = toFailure(deps.signal.aborted ? deps.signal.reason : error);
@@ -48,7 +49,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
 
   stopBuffering?.();
   const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger);
-  const completion = await followPrompt(promptId, progress, deps, startedAt, early).catch(
+  const completion = await followPrompt(promptId, progress, deps, startedAt, early, attached).catch(
     (error: unknown) => ({ status: 'failed' as const, failure: toFailure(error), stopWork: false }),
   );
   if (completion.status === 'failed') {
@@ -72,7 +73,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
 }
 
 /** A later attempt of the same TaskRun attaches to its earlier prompt instead of running it twice. */
-async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps): Promise<string> {
+async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps): Promise<{ promptId: string; attached: boolean }> {
   const { comfy, identity, signal } = deps;
   if (identity && identity.earlierPromptIds.length > 0) {
     const earlier = new Set(identity.earlierPromptIds);
@@ -83,13 +84,13 @@ async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps): Promise<st
     );
     if (active) {
       deps.log(`attached to prompt ${active.promptId}, still on ComfyUI from an earlier attempt`);
-      return active.promptId;
+      return { promptId: active.promptId, attached: true };
     }
     for (const id of [...identity.earlierPromptIds].reverse()) {
       const entry = await comfy.getHistory(id, signal);
       if (entry && entry.status?.status_str !== 'error') {
         deps.log(`attached to prompt ${id}, finished by an earlier attempt`);
-        return id;
+        return { promptId: id, attached: true };
       }
     }
   }
@@ -98,7 +99,7 @@ async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps): Promise<st
     signal,
   );
   deps.log(`queued as prompt ${promptId}${deps.live?.connected ? '' : ' (live events unavailable: polling history)'}`);
-  return promptId;
+  return { promptId, attached: false };
 }
 
 /** Removes the prompt from ComfyUI's queue, or interrupts it if it is the one running, so no GPU work is orphaned. */
