@@ -608,9 +608,9 @@ function filesUnder(folder: string): string[] {
 }
 
 describe('infra/ as a whole', () => {
-  it('names only variables the worker knows, in templates, scripts and DEPLOY.md alike', () => {
+  it('names only variables the worker knows, in templates, scripts and the README alike', () => {
     const strays: string[] = [];
-    for (const file of filesUnder(infra)) {
+    for (const file of [...filesUnder(infra), path.join(root, 'README.md')]) {
       for (const [name] of readFileSync(file, 'utf8').matchAll(/\b(?:COMFYUI|LHW|LHC)_[A-Z0-9_]+\b/g)) {
         if (!isKnown(name)) strays.push(`${path.relative(root, file)}: ${name}`);
       }
@@ -618,8 +618,8 @@ describe('infra/ as a whole', () => {
     expect(strays, 'a renamed or removed variable is still named here').toEqual([]);
   });
 
-  it('explains in DEPLOY.md every placeholder the Cloud Run manifests use', () => {
-    const deploy = read('infra/DEPLOY.md');
+  it('explains in the README every placeholder the Cloud Run manifests use', () => {
+    const deploy = read('README.md');
     const used = new Set(cloudRunFiles.flatMap((file) => [...read(file).matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!)));
     const unexplained = [...used].filter((name) => !deploy.includes(name));
     expect(unexplained).toEqual([]);
