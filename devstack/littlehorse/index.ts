@@ -89,7 +89,8 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     const impl: Record<string, unknown> = {};
     for (const [name, method] of Object.entries(LittleHorseDefinition.methods)) {
       impl[name] = method.requestStream || method.responseStream
-        ? async function* unimplemented() {
+        ? // eslint-disable-next-line require-yield -- a streaming method that fails before its first message
+          async function* unimplemented() {
             throw new ServerError(Status.UNIMPLEMENTED, `${name} is not part of the fake`);
           }
         : async () => {
