@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { makeTestCertificates } from '../devstack/littlehorse/index.js';
 import { type Stack, startStack } from './support/stack.js';
 
 let stack: Stack | undefined;
@@ -78,6 +79,15 @@ describe('surviving LittleHorse faults', () => {
     } finally {
       tokens.close();
     }
+  });
+});
+
+describe('TLS', () => {
+  it('connects over TLS, verifying the server with LHC_CA_CERT', async () => {
+    const certs = makeTestCertificates();
+    stack = await startStack({ lh: { tls: { cert: certs.serverCert, key: certs.serverKey } } });
+    await ready({ LHC_API_PROTOCOL: 'TLS', LHC_CA_CERT: certs.caPath });
+    expect((await stack.lh.waitForTaskRun(stack.schedule().id)).status).toBe('TASK_SUCCESS');
   });
 });
 

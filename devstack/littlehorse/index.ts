@@ -14,6 +14,7 @@ import {
 import { type FakeTaskRun, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
 
 export type { FakeAttempt, FakeTaskRun, ScheduleTaskOptions } from './state.js';
+export { makeTestCertificates } from './certificates.js';
 
 export interface FakeLittleHorseOptions {
   host?: string;
