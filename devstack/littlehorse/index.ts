@@ -165,6 +165,8 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
       // Half-close: parked entries go, but the response stream is never completed (onCompleted).
       state.unpark(streamId);
     })().catch(() => state.unpark(streamId));
+    // One listener for the stream's life: a listener per wait would pile up on a long-lived stream.
+    context.signal.addEventListener('abort', () => wake(), { once: true });
     try {
       while (!context.signal.aborted) {
         if (failure) throw failure;
@@ -173,10 +175,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
           yield { result: task };
           continue;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          context.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
+        await new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {
       state.unpark(streamId);
