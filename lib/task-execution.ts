@@ -8,6 +8,7 @@ import { sleep } from './backoff.js';
 import type { LittleHorseConnections } from './littlehorse/connection.js';
 import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
+import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
@@ -51,26 +52,31 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     taskGuid: task.taskRunId?.taskGuid ?? '',
     attemptNumber: task.attemptNumber,
   };
-  const logger = deps.logger.createChild({
-    persistentKeys: { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber },
-  });
+  const logger = withKeys(deps.logger, { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
   logger.info('task received', { address: polled.address });
 
-  const timeoutSec = await taskRunTimeout(task, deps, logger);
-  const lhWindowMs = timeoutSec * 1000;
-  const deadlineAt = polled.receivedAt + Math.max(lhWindowMs - deps.timeoutMarginMs, lhWindowMs / 2);
-  const deadline = setTimeout(
-    () =>
-      controller.abort(
-        new Error(
-          `Stopped before LittleHorse's TaskRun timeout (${timeoutSec} s from claim; the task node's timeoutSeconds, ${DEFAULT_TASK_TIMEOUT_SEC} s when unset), ` +
-            `after which LittleHorse would ignore the report. Raise the task node's timeout in the WfSpec for longer workflows.`,
+  // The TaskRun's timeout is read beside the ComfyUI work, not before it: GetTaskRun is a round
+  // trip on the critical path of every task otherwise, and the deadline counts from the claim anyway.
+  let lhWindowMs: number | undefined;
+  let finished = false;
+  let deadline: NodeJS.Timeout | undefined;
+  void taskRunTimeout(task, deps, logger).then((timeoutSec) => {
+    lhWindowMs = timeoutSec * 1000;
+    if (finished) return;
+    const deadlineAt = polled.receivedAt + Math.max(lhWindowMs - deps.timeoutMarginMs, lhWindowMs / 2);
+    deadline = setTimeout(
+      () =>
+        controller.abort(
+          new Error(
+            `Stopped before LittleHorse's TaskRun timeout (${timeoutSec} s from claim; the task node's timeoutSeconds, ${DEFAULT_TASK_TIMEOUT_SEC} s when unset), ` +
+              `after which LittleHorse would ignore the report. Raise the task node's timeout in the WfSpec for longer workflows.`,
+          ),
         ),
-      ),
-    Math.max(0, deadlineAt - Date.now()),
-  );
+      Math.max(0, deadlineAt - Date.now()),
+    );
+  });
 
   let outcome: Outcome;
   try {
@@ -101,6 +107,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     outcome = { ok: false, failure: unavailable(reason instanceof Error ? reason.message : String(reason)) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
+    finished = true;
     clearTimeout(deadline);
   }
 
@@ -108,7 +115,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   const host = deps.connections.client(polled.address);
   const bootstrap = deps.connections.bootstrap();
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
-  const budgetMs = Math.max(1_000, polled.receivedAt + lhWindowMs - Date.now());
+  const budgetMs = Math.max(1_000, polled.receivedAt + (lhWindowMs ?? DEFAULT_TASK_TIMEOUT_SEC * 1000) - Date.now());
   const undelivered = await deliverReport(report, { clients: host === bootstrap ? [host] : [host, bootstrap], budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
@@ -122,7 +129,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
 }
 
 /** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
-async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: Logger): Promise<number> {
+async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: TaskLogger): Promise<number> {
   if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
   try {
     const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });

@@ -136,11 +136,14 @@ class FakeComfyServer implements FakeComfy {
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
+        clearImmediate(immediate);
         this.sleepers.delete(done);
         if (this.epoch !== epoch) reject(new Aborted('fake ComfyUI restarted'));
         else resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      // A zero-time run must take no time: setTimeout(0) waits at least 1 ms per node and step.
+      const timer = ms > 0 ? setTimeout(done, ms) : undefined;
+      const immediate = ms > 0 ? undefined : setImmediate(done);
       this.sleepers.add(done);
     });
   }

@@ -106,11 +106,13 @@ export async function followPrompt(
   }
 }
 
+const WOKEN = 'woken';
+
 async function waitFor(ms: number, woken: Promise<void>, deps: HandlerDeps): Promise<void> {
   const done = new AbortController();
   const timer = deps.clock.sleep(ms, AbortSignal.any([deps.signal, done.signal])).catch(() => undefined);
   await Promise.race([timer, woken]);
-  done.abort();
+  done.abort(WOKEN); // a reason of our own: abort() without one builds a DOMException, every wait
 }
 
 /** A history entry → success, or the failure its status messages record. */

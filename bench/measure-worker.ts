@@ -1,0 +1,216 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ReportTaskRun, TaskStatus } from 'littlehorse-client/proto';
+import { startFakeComfy, type FakeComfy } from '../devstack/comfyui/index.js';
+import { startFakeLittleHorse, type FakeLittleHorse, type FakeTaskRun } from '../devstack/littlehorse/index.js';
+import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
+import { type BundleProcess, startBundle } from './bundle-process.js';
+import { residentBytes } from './process-memory.js';
+import { type Summary, summarise } from './stats.js';
+
+const TASK_NAME = 'bench-comfyui-workflow';
+const WAIT_MS = 60_000;
+
+export interface WorkerScenario {
+  label: string;
+  /** Extra environment for the worker (the baseline switches live events off). */
+  env: Record<string, string>;
+  coldStarts: number;
+  warmupTasks: number;
+  /** Tasks run one at a time, each timed from schedule to report. */
+  sequentialTasks: number;
+  /** How long the ComfyUI double "runs" each sequential task. */
+  runTimeMs: (task: number) => number;
+  /** Tasks kept queued `window` at a time against a zero-time ComfyUI, for throughput and memory. */
+  batchTasks: number;
+  window: number;
+  /** Total task counts after which the worker's RSS is read. */
+  memoryAt: number[];
+}
+
+export interface WorkerFigures {
+  label: string;
+  coldStart: { firstPollMs: Summary; readyMs: Summary };
+  overheadMs: Summary;
+  detectionMs: Summary;
+  throughputPerSec: number;
+  perTask: {
+    comfyHttp: number;
+    comfyHttpByRoute: Record<string, number>;
+    comfyWebSockets: number;
+    littlehorseCalls: number;
+    littlehorseByMethod: Record<string, number>;
+    pollRequests: number;
+  };
+  rssBytes: Record<string, number>;
+}
+
+/** Runs the built bundle against both doubles on loopback and times what it does. */
+export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFigures> {
+  const lh = await startFakeLittleHorse();
+  const comfy = await startFakeComfy({ runTimeMs: 0, steps: 4 });
+  const env = {
+    COMFYUI_BASE_URL: comfy.url,
+    COMFYUI_OUTPUT_DIR: comfy.outputDir,
+    LHW_TASK_NAME: TASK_NAME,
+    LHC_API_HOST: lh.host,
+    LHC_API_PORT: String(lh.port),
+    ...scenario.env,
+  };
+  const tracker = new TaskTracker(lh, comfy);
+  let worker: BundleProcess | undefined;
+  try {
+    const coldStart = await measureColdStarts(lh, env, scenario.coldStarts);
+    worker = startBundle(env);
+    await withTimeout(worker.ready, 'the worker to be ready');
+    await sleep(500);
+    const rssBytes: Record<string, number> = { start: residentBytes(worker.pid) };
+    const pid = worker.pid;
+    tracker.onCompleted = (total) => {
+      if (scenario.memoryAt.includes(total)) rssBytes[`after${total}`] = residentBytes(pid);
+    };
+
+    for (let i = 0; i < scenario.warmupTasks; i++) await tracker.runOne(0);
+
+    const before = counters(lh, comfy);
+    const timings: Array<{ overhead: number; detection: number }> = [];
+    for (let i = 0; i < scenario.sequentialTasks; i++) timings.push(await tracker.runOne(scenario.runTimeMs(i)));
+    const after = counters(lh, comfy);
+
+    comfy.runTimeMs = 0;
+    const throughputPerSec = await tracker.runBatch(scenario.batchTasks, scenario.window);
+
+    return {
+      label: scenario.label,
+      coldStart,
+      overheadMs: summarise(timings.map((t) => t.overhead)),
+      detectionMs: summarise(timings.map((t) => t.detection)),
+      throughputPerSec,
+      perTask: perTask(before, after, scenario.sequentialTasks),
+      rssBytes,
+    };
+  } finally {
+    await worker?.stop();
+    await lh.stop();
+    await comfy.stop();
+  }
+}
+
+async function measureColdStarts(lh: FakeLittleHorse, env: Record<string, string>, count: number) {
+  const firstPoll: number[] = [];
+  const ready: number[] = [];
+  for (let i = 0; i < count; i++) {
+    let polledAt: number | undefined;
+    const onPoll = () => (polledAt ??= performance.now());
+    lh.events.on('poll-request', onPoll);
+    const worker = startBundle(env);
+    try {
+      const readyAt = await withTimeout(worker.ready, 'the worker to be ready');
+      while (polledAt === undefined) await sleep(1);
+      firstPoll.push(polledAt - worker.spawnedAt);
+      ready.push(readyAt - worker.spawnedAt);
+    } finally {
+      lh.events.off('poll-request', onPoll);
+      await worker.stop();
+    }
+  }
+  return { firstPollMs: summarise(firstPoll), readyMs: summarise(ready) };
+}
+
+/** Schedules TaskRuns on the LittleHorse double and pairs each report with ComfyUI's run of it. */
+class TaskTracker {
+  onCompleted: (total: number) => void = () => undefined;
+  private completed = 0;
+  private readonly waiting = new Map<string, { resolve: (reportedAt: number) => void; reject: (error: Error) => void }>();
+  private run: { startedAt?: number; doneAt?: number } = {};
+
+  constructor(
+    private readonly lh: FakeLittleHorse,
+    private readonly comfy: FakeComfy,
+  ) {
+    lh.events.on('report', (report: ReportTaskRun, run: FakeTaskRun) => {
+      const reportedAt = performance.now();
+      const waiter = this.waiting.get(run.key);
+      if (!waiter) return;
+      this.waiting.delete(run.key);
+      if (report.status !== TaskStatus.TASK_SUCCESS) {
+        waiter.reject(new Error(`task ${run.key} was reported ${report.status}: ${JSON.stringify(report.error ?? report.exception)}`));
+        return;
+      }
+      this.onCompleted(++this.completed);
+      waiter.resolve(reportedAt);
+    });
+    comfy.events.on('started', () => (this.run.startedAt = performance.now()));
+    comfy.events.on('history-written', () => (this.run.doneAt = performance.now()));
+  }
+
+  private schedule(): Promise<number> {
+    const run = this.lh.scheduleTask({ taskDefName: TASK_NAME, variables: { workflow: { jsonObj: JSON.stringify(txt2img) } } });
+    return withTimeout(new Promise<number>((resolve, reject) => this.waiting.set(run.key, { resolve, reject })), `the report of ${run.key}`);
+  }
+
+  /** One task alone: overhead = (report − schedule) − ComfyUI's run; detection = report − ComfyUI done. */
+  async runOne(runTimeMs: number): Promise<{ overhead: number; detection: number }> {
+    this.comfy.runTimeMs = runTimeMs;
+    this.run = {};
+    const scheduledAt = performance.now();
+    const reportedAt = await this.schedule();
+    const { startedAt, doneAt } = this.run;
+    if (startedAt === undefined || doneAt === undefined) throw new Error('ComfyUI did not run the task it was given');
+    return { overhead: reportedAt - scheduledAt - (doneAt - startedAt), detection: reportedAt - doneAt };
+  }
+
+  /** Keeps `window` tasks queued until `count` have been reported; returns tasks per second. */
+  async runBatch(count: number, window: number): Promise<number> {
+    if (count === 0) return Number.NaN;
+    let scheduled = 0;
+    const startedAt = performance.now();
+    const lane = async () => {
+      while (scheduled < count) {
+        scheduled++;
+        await this.schedule();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
+    return count / ((performance.now() - startedAt) / 1000);
+  }
+}
+
+type Counters = ReturnType<typeof counters>;
+
+function counters(lh: FakeLittleHorse, comfy: FakeComfy) {
+  return {
+    comfyHttp: { ...comfy.stats.requests },
+    comfyWebSockets: comfy.stats.wsConnections,
+    littlehorse: { ...lh.stats.calls },
+    pollRequests: lh.stats.pollRequests,
+  };
+}
+
+function perTask(before: Counters, after: Counters, tasks: number): WorkerFigures['perTask'] {
+  const diff = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.entries(b).map(([k, v]) => [k, (v - (a[k] ?? 0)) / tasks]).filter(([, v]) => v !== 0));
+  const comfyHttpByRoute = diff(before.comfyHttp, after.comfyHttp);
+  const littlehorseByMethod = diff(before.littlehorse, after.littlehorse);
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((s, v) => s + v, 0);
+  return {
+    comfyHttp: sum(comfyHttpByRoute),
+    comfyHttpByRoute,
+    comfyWebSockets: (after.comfyWebSockets - before.comfyWebSockets) / tasks,
+    littlehorseCalls: sum(littlehorseByMethod),
+    littlehorseByMethod,
+    pollRequests: (after.pollRequests - before.pollRequests) / tasks,
+  };
+}
+
+async function withTimeout<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`benchmark gave up waiting ${ms} ms for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseEvent } from '../lib/comfyui/messages.js';
+import { ProgressLog } from '../functions/execute-comfyui-workflow/progress.js';
+import { parseWorkflow } from '../functions/execute-comfyui-workflow/workflow.js';
+import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
+
+function progressLog() {
+  const parsed = parseWorkflow(txt2img);
+  if (!parsed.ok) throw new Error('sample workflow does not parse');
+  const lines: string[] = [];
+  const structured: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
+  const record = (level: string) => (message: string, ...extra: Record<string, unknown>[]) =>
+    structured.push({ level, message, fields: Object.assign({}, ...extra) });
+  const logger = { debug: record('debug'), info: record('info'), warn: record('warn') };
+  const progress = new ProgressLog(parsed.workflow, 'prompt-1', (line) => lines.push(line), logger);
+  const send = (type: string, data: Record<string, unknown>) => {
+    const event = parseEvent(JSON.stringify({ type, data: { prompt_id: 'prompt-1', ...data } }));
+    if (!event) throw new Error(`the ${type} event did not parse`);
+    progress.onEvent(event);
+  };
+  return { lines, structured, send };
+}
+
+describe('progress log', () => {
+  it('throttles a 1,000-step sampler to about ten lines, always including the last step', () => {
+    const { lines, send } = progressLog();
+    for (let step = 1; step <= 1_000; step++) send('progress', { node: '3', value: step, max: 1_000 });
+    const steps = lines.filter((l) => l.includes('step'));
+    expect(steps.length).toBeGreaterThanOrEqual(10);
+    expect(steps.length).toBeLessThanOrEqual(12);
+    expect(steps.at(-1)).toBe('node 3 (KSampler) step 1000/1000');
+  });
+
+  it('keeps node and step progress out of INFO structured logs, at DEBUG with the prompt id', () => {
+    const { lines, structured, send } = progressLog();
+    send('execution_start', {});
+    send('executing', { node: '3' });
+    send('progress', { node: '3', value: 1, max: 4 });
+    expect(lines).toEqual(['execution started', 'node 3 (KSampler) started', 'node 3 (KSampler) step 1/4']);
+    expect(structured.map((s) => s.level)).toEqual(['debug', 'debug', 'debug']);
+    expect(structured.every((s) => s.fields.promptId === 'prompt-1')).toBe(true);
+  });
+});
