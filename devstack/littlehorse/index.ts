@@ -11,6 +11,7 @@ import {
   type TaskDef,
   type TaskRunId,
 } from 'littlehorse-client/proto';
+import { resourceExhausted } from './resource-exhausted.js';
 import { type FakeTaskRun, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
 
 export type { FakeAttempt, FakeTaskRun, ScheduleTaskOptions } from './state.js';
@@ -41,12 +42,22 @@ export interface FakeLittleHorse {
   taskDefs(): TaskDef[];
   putTaskDef(request: PutTaskDefRequest): TaskDef;
   workers(taskDefName: string): Array<{ id: string; lastHeartbeat: Date }>;
-  readonly stats: { calls: Record<string, number>; pollRequests: number; pollStreamsOpened: number; openPollStreams: number; reports: number };
+  readonly stats: {
+    calls: Record<string, number>;
+    pollRequests: number;
+    pollStreamsOpened: number;
+    openPollStreams: number;
+    reports: number;
+    /** When each ReportTask call arrived (ms since the epoch), rejected ones included. */
+    reportTimes: number[];
+  };
   readonly events: EventEmitter;
   killPollStreams(status?: Status): void;
   restart(downMs?: number): Promise<void>;
   failNextReports(n: number, status?: Status): void;
   failHeartbeats(n: number, status?: Status): void;
+  /** The next n calls of a method fail RESOURCE_EXHAUSTED, with a RetryInfo of retryDelayMs when given. */
+  exhaustNext(method: string, n: number, retryDelayMs?: number): void;
   setHostCount(n: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -70,8 +81,15 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
   const tenants = new Set(options.tenants ?? ['default']);
   const inactivityMs = options.workerInactivityMs ?? 15_000;
   const state = new LittleHorseState(options.hostCount ?? 1);
-  const stats = { calls: {} as Record<string, number>, pollRequests: 0, pollStreamsOpened: 0, openPollStreams: 0, reports: 0 };
-  const faults = { reports: [] as Status[], heartbeats: [] as Status[] };
+  const stats = {
+    calls: {} as Record<string, number>,
+    pollRequests: 0,
+    pollStreamsOpened: 0,
+    openPollStreams: 0,
+    reports: 0,
+    reportTimes: [] as number[],
+  };
+  const faults = { reports: [] as Status[], heartbeats: [] as Status[], exhausted: new Map<string, Array<number | undefined>>() };
   const instances: Instance[] = [];
   let streamIds = 0;
 
@@ -82,6 +100,10 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     }
     const tenant = context.metadata.get('tenantid') ?? 'default';
     if (!tenants.has(tenant)) throw new ServerError(Status.PERMISSION_DENIED, 'Tenant not allowed');
+    // Quotas are checked once the caller is known (RequestQuotaManager.enforceOrThrow). The real server
+    // never throttles PollTask; the knob allows it only to show that the worker leaves streams alone.
+    const exhausted = faults.exhausted.get(method);
+    if (exhausted && exhausted.length > 0) throw resourceExhausted(context, exhausted.shift());
     return tenant;
   };
 
@@ -116,6 +138,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         return { yourHosts: assignment(state.workersOf(taskDefName, inactivityMs), request.taskWorkerId), isClusterHealthy: true };
       },
       reportTask: async (request: ReportTaskRun, context: CallContext) => {
+        stats.reportTimes.push(Date.now());
         const tenant = tenantOf(context, 'reportTask');
         stats.reports++;
         const failure = faults.reports.shift();
@@ -265,6 +288,11 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     },
     failNextReports: (n, status = Status.UNAVAILABLE) => faults.reports.push(...Array<Status>(n).fill(status)),
     failHeartbeats: (n, status = Status.UNAVAILABLE) => faults.heartbeats.push(...Array<Status>(n).fill(status)),
+    exhaustNext: (method, n, retryDelayMs) => {
+      const queue = faults.exhausted.get(method) ?? [];
+      queue.push(...Array<number | undefined>(n).fill(retryDelayMs));
+      faults.exhausted.set(method, queue);
+    },
     restart: async (downMs = 0) => {
       for (const instance of instances) instance.server?.forceShutdown();
       state.forgetHungry();
