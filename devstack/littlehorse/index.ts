@@ -47,6 +47,8 @@ export interface FakeLittleHorse {
     pollRequests: number;
     pollStreamsOpened: number;
     openPollStreams: number;
+    /** Open PollTask streams per server address. */
+    openPollStreamsAt: Record<string, number>;
     reports: number;
     /** When each ReportTask call arrived (ms since the epoch), rejected ones included. */
     reportTimes: number[];
@@ -56,6 +58,8 @@ export interface FakeLittleHorse {
   restart(downMs?: number): Promise<void>;
   failNextReports(n: number, status?: Status): void;
   failHeartbeats(n: number, status?: Status): void;
+  /** The next n heartbeats answer OK with is_cluster_healthy=false and no hosts, as during a rebalance. */
+  unhealthyHeartbeats(n: number): void;
   /** The next n calls of a method fail RESOURCE_EXHAUSTED, with a RetryInfo of retryDelayMs when given. */
   exhaustNext(method: string, n: number, retryDelayMs?: number): void;
   setHostCount(n: number): Promise<void>;
@@ -86,10 +90,11 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     pollRequests: 0,
     pollStreamsOpened: 0,
     openPollStreams: 0,
+    openPollStreamsAt: {} as Record<string, number>,
     reports: 0,
     reportTimes: [] as number[],
   };
-  const faults = { reports: [] as Status[], heartbeats: [] as Status[], exhausted: new Map<string, Array<number | undefined>>() };
+  const faults = { reports: [] as Status[], heartbeats: [] as Status[], unhealthyHeartbeats: 0, exhausted: new Map<string, Array<number | undefined>>() };
   const instances: Instance[] = [];
   let streamIds = 0;
 
@@ -133,6 +138,12 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         tenantOf(context, 'registerTaskWorker');
         const failure = faults.heartbeats.shift();
         if (failure !== undefined) throw new ServerError(failure, 'injected heartbeat failure');
+        // ClusterHealthRequestObserver: the heartbeat command could not be processed during a rebalance,
+        // so the server answers OK with no hosts and the cluster marked unhealthy.
+        if (faults.unhealthyHeartbeats > 0) {
+          faults.unhealthyHeartbeats--;
+          return { yourHosts: [], isClusterHealthy: false };
+        }
         const taskDefName = request.taskDefId?.name ?? '';
         state.heartbeat(taskDefName, request.taskWorkerId);
         return { yourHosts: assignment(state.workersOf(taskDefName, inactivityMs), request.taskWorkerId), isClusterHealthy: true };
@@ -161,8 +172,10 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
 
   async function* pollStream(index: number, instance: Instance, requests: AsyncIterable<PollTaskRequest>, context: CallContext, tenant: string): AsyncGenerator<PollTaskResponse> {
     const streamId = ++streamIds;
+    const address = `${host}:${instance.port}`;
     stats.pollStreamsOpened++;
     stats.openPollStreams++;
+    stats.openPollStreamsAt[address] = (stats.openPollStreamsAt[address] ?? 0) + 1;
     const outbox: ScheduledTask[] = [];
     let wake: () => void = () => {};
     let failure: ServerError | undefined;
@@ -204,6 +217,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
       state.unpark(streamId);
       instance.streams.delete(streamId);
       stats.openPollStreams--;
+      stats.openPollStreamsAt[address]!--;
       void reader;
     }
   }
@@ -288,6 +302,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     },
     failNextReports: (n, status = Status.UNAVAILABLE) => faults.reports.push(...Array<Status>(n).fill(status)),
     failHeartbeats: (n, status = Status.UNAVAILABLE) => faults.heartbeats.push(...Array<Status>(n).fill(status)),
+    unhealthyHeartbeats: (n) => (faults.unhealthyHeartbeats += n),
     exhaustNext: (method, n, retryDelayMs) => {
       const queue = faults.exhausted.get(method) ?? [];
       queue.push(...Array<number | undefined>(n).fill(retryDelayMs));
