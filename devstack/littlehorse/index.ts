@@ -3,16 +3,21 @@ import { type CallContext, createServer, type Server, ServerError, Status } from
 import { ServerCredentials } from '@grpc/grpc-js';
 import {
   LittleHorseDefinition,
+  type NodeRunId,
   type PollTaskRequest,
   type PollTaskResponse,
   type PutTaskDefRequest,
+  type PutWfSpecRequest,
   type ReportTaskRun,
+  type RunWfRequest,
   type ScheduledTask,
   type TaskDef,
   type TaskRunId,
+  type WfRunId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
 import { type FakeTaskRun, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
+import { WfRunState } from './wf-runs.js';
 
 export type { FakeAttempt, FakeTaskRun, ScheduleTaskOptions } from './state.js';
 export { makeTestCertificates } from './certificates.js';
@@ -77,7 +82,8 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
 /**
  * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
- * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md);
+ * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
+ * PutWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
 export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {}): Promise<FakeLittleHorse> {
@@ -85,6 +91,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
   const tenants = new Set(options.tenants ?? ['default']);
   const inactivityMs = options.workerInactivityMs ?? 15_000;
   const state = new LittleHorseState(options.hostCount ?? 1);
+  const wfRuns = new WfRunState(state);
   const stats = {
     calls: {} as Record<string, number>,
     pollRequests: 0,
@@ -134,6 +141,10 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         if (!run || run.tenant !== tenant) throw new ServerError(Status.NOT_FOUND, `Couldn't find TaskRun ${runKey(request)}`);
         return toTaskRun(run);
       },
+      putWfSpec: async (request: PutWfSpecRequest, context: CallContext) => wfRuns.putWfSpec(tenantOf(context, 'putWfSpec'), request),
+      runWf: async (request: RunWfRequest, context: CallContext) => wfRuns.runWf(tenantOf(context, 'runWf'), request),
+      getWfRun: async (request: WfRunId, context: CallContext) => wfRuns.getWfRun(tenantOf(context, 'getWfRun'), request),
+      getNodeRun: async (request: NodeRunId, context: CallContext) => wfRuns.getNodeRun(tenantOf(context, 'getNodeRun'), request),
       registerTaskWorker: async (request: { taskWorkerId: string; taskDefId?: { name: string } }, context: CallContext) => {
         tenantOf(context, 'registerTaskWorker');
         const failure = faults.heartbeats.shift();
