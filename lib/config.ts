@@ -84,6 +84,7 @@ export const envSchema = z.object({
   LHC_OAUTH_ACCESS_TOKEN_URL: z.url({ protocol: /^https?$/, error: 'expects an http(s) URL' }).optional(),
   LHC_GRPC_KEEPALIVE_TIME_MS: count(45_000),
   LHC_GRPC_KEEPALIVE_TIMEOUT_MS: count(5_000),
+  LHC_GRPC_RESOURCE_EXHAUSTED_RETRY: flag(true),
 });
 
 export type EnvName = keyof typeof envSchema.shape;
@@ -129,6 +130,8 @@ export interface LittleHorseConfig {
   oauth: { clientId: string; clientSecret: string; tokenUrl: string } | undefined;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /** Sleep the delay a RESOURCE_EXHAUSTED answer advertises and call again (unary calls only). */
+  resourceExhaustedRetry: boolean;
 }
 
 export interface Config {
@@ -202,6 +205,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         oauth,
         keepaliveTimeMs: e.LHC_GRPC_KEEPALIVE_TIME_MS,
         keepaliveTimeoutMs: e.LHC_GRPC_KEEPALIVE_TIMEOUT_MS,
+        resourceExhaustedRetry: e.LHC_GRPC_RESOURCE_EXHAUSTED_RETRY,
       },
     },
   };

@@ -3,15 +3,21 @@ import { type CallContext, createServer, type Server, ServerError, Status } from
 import { ServerCredentials } from '@grpc/grpc-js';
 import {
   LittleHorseDefinition,
+  type NodeRunId,
   type PollTaskRequest,
   type PollTaskResponse,
   type PutTaskDefRequest,
+  type PutWfSpecRequest,
   type ReportTaskRun,
+  type RunWfRequest,
   type ScheduledTask,
   type TaskDef,
   type TaskRunId,
+  type WfRunId,
 } from 'littlehorse-client/proto';
+import { resourceExhausted } from './resource-exhausted.js';
 import { type FakeTaskRun, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
+import { WfRunState } from './wf-runs.js';
 
 export type { FakeAttempt, FakeTaskRun, ScheduleTaskOptions } from './state.js';
 export { makeTestCertificates } from './certificates.js';
@@ -41,12 +47,26 @@ export interface FakeLittleHorse {
   taskDefs(): TaskDef[];
   putTaskDef(request: PutTaskDefRequest): TaskDef;
   workers(taskDefName: string): Array<{ id: string; lastHeartbeat: Date }>;
-  readonly stats: { calls: Record<string, number>; pollRequests: number; pollStreamsOpened: number; openPollStreams: number; reports: number };
+  readonly stats: {
+    calls: Record<string, number>;
+    pollRequests: number;
+    pollStreamsOpened: number;
+    openPollStreams: number;
+    /** Open PollTask streams per server address. */
+    openPollStreamsAt: Record<string, number>;
+    reports: number;
+    /** When each ReportTask call arrived (ms since the epoch), rejected ones included. */
+    reportTimes: number[];
+  };
   readonly events: EventEmitter;
   killPollStreams(status?: Status): void;
   restart(downMs?: number): Promise<void>;
   failNextReports(n: number, status?: Status): void;
   failHeartbeats(n: number, status?: Status): void;
+  /** The next n heartbeats answer OK with is_cluster_healthy=false and no hosts, as during a rebalance. */
+  unhealthyHeartbeats(n: number): void;
+  /** The next n calls of a method fail RESOURCE_EXHAUSTED, with a RetryInfo of retryDelayMs when given. */
+  exhaustNext(method: string, n: number, retryDelayMs?: number): void;
   setHostCount(n: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -62,7 +82,8 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
 /**
  * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
- * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md);
+ * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
+ * PutWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
 export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {}): Promise<FakeLittleHorse> {
@@ -70,8 +91,17 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
   const tenants = new Set(options.tenants ?? ['default']);
   const inactivityMs = options.workerInactivityMs ?? 15_000;
   const state = new LittleHorseState(options.hostCount ?? 1);
-  const stats = { calls: {} as Record<string, number>, pollRequests: 0, pollStreamsOpened: 0, openPollStreams: 0, reports: 0 };
-  const faults = { reports: [] as Status[], heartbeats: [] as Status[] };
+  const wfRuns = new WfRunState(state);
+  const stats = {
+    calls: {} as Record<string, number>,
+    pollRequests: 0,
+    pollStreamsOpened: 0,
+    openPollStreams: 0,
+    openPollStreamsAt: {} as Record<string, number>,
+    reports: 0,
+    reportTimes: [] as number[],
+  };
+  const faults = { reports: [] as Status[], heartbeats: [] as Status[], unhealthyHeartbeats: 0, exhausted: new Map<string, Array<number | undefined>>() };
   const instances: Instance[] = [];
   let streamIds = 0;
 
@@ -82,6 +112,10 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     }
     const tenant = context.metadata.get('tenantid') ?? 'default';
     if (!tenants.has(tenant)) throw new ServerError(Status.PERMISSION_DENIED, 'Tenant not allowed');
+    // Quotas are checked once the caller is known (RequestQuotaManager.enforceOrThrow). The real server
+    // never throttles PollTask; the knob allows it only to show that the worker leaves streams alone.
+    const exhausted = faults.exhausted.get(method);
+    if (exhausted && exhausted.length > 0) throw resourceExhausted(context, exhausted.shift());
     return tenant;
   };
 
@@ -107,15 +141,26 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         if (!run || run.tenant !== tenant) throw new ServerError(Status.NOT_FOUND, `Couldn't find TaskRun ${runKey(request)}`);
         return toTaskRun(run);
       },
+      putWfSpec: async (request: PutWfSpecRequest, context: CallContext) => wfRuns.putWfSpec(tenantOf(context, 'putWfSpec'), request),
+      runWf: async (request: RunWfRequest, context: CallContext) => wfRuns.runWf(tenantOf(context, 'runWf'), request),
+      getWfRun: async (request: WfRunId, context: CallContext) => wfRuns.getWfRun(tenantOf(context, 'getWfRun'), request),
+      getNodeRun: async (request: NodeRunId, context: CallContext) => wfRuns.getNodeRun(tenantOf(context, 'getNodeRun'), request),
       registerTaskWorker: async (request: { taskWorkerId: string; taskDefId?: { name: string } }, context: CallContext) => {
         tenantOf(context, 'registerTaskWorker');
         const failure = faults.heartbeats.shift();
         if (failure !== undefined) throw new ServerError(failure, 'injected heartbeat failure');
+        // ClusterHealthRequestObserver: the heartbeat command could not be processed during a rebalance,
+        // so the server answers OK with no hosts and the cluster marked unhealthy.
+        if (faults.unhealthyHeartbeats > 0) {
+          faults.unhealthyHeartbeats--;
+          return { yourHosts: [], isClusterHealthy: false };
+        }
         const taskDefName = request.taskDefId?.name ?? '';
         state.heartbeat(taskDefName, request.taskWorkerId);
         return { yourHosts: assignment(state.workersOf(taskDefName, inactivityMs), request.taskWorkerId), isClusterHealthy: true };
       },
       reportTask: async (request: ReportTaskRun, context: CallContext) => {
+        stats.reportTimes.push(Date.now());
         const tenant = tenantOf(context, 'reportTask');
         stats.reports++;
         const failure = faults.reports.shift();
@@ -138,8 +183,10 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
 
   async function* pollStream(index: number, instance: Instance, requests: AsyncIterable<PollTaskRequest>, context: CallContext, tenant: string): AsyncGenerator<PollTaskResponse> {
     const streamId = ++streamIds;
+    const address = `${host}:${instance.port}`;
     stats.pollStreamsOpened++;
     stats.openPollStreams++;
+    stats.openPollStreamsAt[address] = (stats.openPollStreamsAt[address] ?? 0) + 1;
     const outbox: ScheduledTask[] = [];
     let wake: () => void = () => {};
     let failure: ServerError | undefined;
@@ -181,6 +228,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
       state.unpark(streamId);
       instance.streams.delete(streamId);
       stats.openPollStreams--;
+      stats.openPollStreamsAt[address]!--;
       void reader;
     }
   }
@@ -265,6 +313,12 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     },
     failNextReports: (n, status = Status.UNAVAILABLE) => faults.reports.push(...Array<Status>(n).fill(status)),
     failHeartbeats: (n, status = Status.UNAVAILABLE) => faults.heartbeats.push(...Array<Status>(n).fill(status)),
+    unhealthyHeartbeats: (n) => (faults.unhealthyHeartbeats += n),
+    exhaustNext: (method, n, retryDelayMs) => {
+      const queue = faults.exhausted.get(method) ?? [];
+      queue.push(...Array<number | undefined>(n).fill(retryDelayMs));
+      faults.exhausted.set(method, queue);
+    },
     restart: async (downMs = 0) => {
       for (const instance of instances) instance.server?.forceShutdown();
       state.forgetHungry();

@@ -10,6 +10,7 @@ import {
   TaskStatus,
   type VariableValue,
   VariableType,
+  type WfSpecId,
 } from 'littlehorse-client/proto';
 
 export interface FakeAttempt {
@@ -38,6 +39,7 @@ export interface FakeTaskRun {
   totalAttempts: number;
   variables: Record<string, VariableValue>;
   instance: number;
+  wfSpecId: WfSpecId;
 }
 
 export interface ScheduleTaskOptions {
@@ -45,6 +47,8 @@ export interface ScheduleTaskOptions {
   variables: Record<string, VariableValue>;
   wfRunId?: string;
   parentWfRunId?: string;
+  /** The WfSpec the TaskRun belongs to, as ScheduledTask.source names it. */
+  wfSpecId?: WfSpecId;
   timeoutSeconds?: number;
   retries?: number;
   tenant?: string;
@@ -80,7 +84,7 @@ const REPORTABLE = new Set<TaskStatus>([
   TaskStatus.TASK_INPUT_VAR_SUB_ERROR,
 ]);
 /** LHErrorType names a business exception may not use (LHConstants.RESERVED_EXCEPTION_NAMES). */
-const RESERVED = new Set(['CHILD_FAILURE', 'VAR_SUB_ERROR', 'VAR_MUTATION_ERROR', 'USER_TASK_CANCELLED', 'TIMEOUT', 'TASK_FAILURE', 'VAR_ERROR', 'TASK_ERROR', 'INTERNAL_ERROR']);
+export const RESERVED_EXCEPTION_NAMES = new Set(['CHILD_FAILURE', 'VAR_SUB_ERROR', 'VAR_MUTATION_ERROR', 'USER_TASK_CANCELLED', 'TIMEOUT', 'TASK_FAILURE', 'VAR_ERROR', 'TASK_ERROR', 'INTERNAL_ERROR']);
 
 export const isTerminal = (status: TaskStatus) => TERMINAL.has(status);
 
@@ -145,6 +149,7 @@ export class LittleHorseState {
       totalAttempts: 1 + (options.retries ?? 0),
       variables: options.variables,
       instance: options.instance ?? this.nextInstance++ % this.instanceCount,
+      wfSpecId: options.wfSpecId ?? { name: 'fake-wf', majorVersion: 0, revision: 0 },
     };
     this.taskRuns.set(run.key, run);
     this.newAttempt(run);
@@ -271,7 +276,7 @@ export class LittleHorseState {
       attemptNumber: number,
       variables: names.map((name) => ({ varName: name, value: compact(run.variables[name]), masked: false })),
       createdAt: run.attempts[number]!.scheduleTime.toISOString(),
-      source: { taskNode: { nodeRunId: { wfRunId: run.id.wfRunId, threadRunNumber: 0, position: 1 } }, wfSpecId: { name: 'fake-wf', majorVersion: 0, revision: 0 } },
+      source: { taskNode: { nodeRunId: { wfRunId: run.id.wfRunId, threadRunNumber: 0, position: 1 } }, wfSpecId: run.wfSpecId },
     };
   }
 
@@ -311,6 +316,6 @@ function protocolViolation(report: ReportTaskRun): string | undefined {
   const set = [report.output, report.error, report.exception].filter((v) => v !== undefined).length;
   if (set > 1) return 'more than one of output / error / exception is set';
   if (report.status === TaskStatus.TASK_EXCEPTION && !report.exception) return 'TASK_EXCEPTION without an exception';
-  if (report.exception && RESERVED.has(report.exception.name)) return `exception name ${report.exception.name} is a reserved LHErrorType`;
+  if (report.exception && RESERVED_EXCEPTION_NAMES.has(report.exception.name)) return `exception name ${report.exception.name} is a reserved LHErrorType`;
   return undefined;
 }

@@ -12,6 +12,7 @@ import {
 import { LittleHorseDefinition } from 'littlehorse-client/proto';
 import type { LittleHorseConfig } from '../config.js';
 import { clientCredentialsToken } from './oauth.js';
+import { quotaRetry } from './quota-retry.js';
 
 export type LittleHorseClient = Client<typeof LittleHorseDefinition>;
 
@@ -31,7 +32,7 @@ export class LittleHorseConnections {
     this.credentials = credentialsFor(config);
     const token = config.oauth ? clientCredentialsToken(config.oauth) : undefined;
     const tenantId = config.tenantId;
-    this.factory = createClientFactory().use(async function* metadata<Req, Res>(
+    const withMetadata = createClientFactory().use(async function* metadata<Req, Res>(
       call: ClientMiddlewareCall<Req, Res>,
       options: CallOptions,
     ) {
@@ -39,6 +40,8 @@ export class LittleHorseConnections {
       if (token) headers.set('authorization', `Bearer ${await token()}`);
       return yield* call.next(call.request, { ...options, metadata: headers });
     });
+    // The last middleware added runs first: each retry goes through the metadata step again (fresh token).
+    this.factory = config.resourceExhaustedRetry ? withMetadata.use(quotaRetry()) : withMetadata;
   }
 
   get bootstrapAddress(): string {

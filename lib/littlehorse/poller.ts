@@ -36,8 +36,8 @@ export class TaskPoller {
 
   /** Registers once (rejects if LittleHorse refuses), then keeps the heartbeat going. */
   async start(): Promise<void> {
-    await this.heartbeat();
-    this.scheduleHeartbeat(this.options.heartbeatMs ?? 5_000);
+    const healthy = await this.heartbeat();
+    this.scheduleHeartbeat(healthy ? (this.options.heartbeatMs ?? 5_000) : 1_000);
   }
 
   /** Whether to ask for work; requests already parked on the server cannot be taken back. */
@@ -63,8 +63,8 @@ export class TaskPoller {
     if (this.stopped) return;
     this.heartbeatTimer = setTimeout(async () => {
       try {
-        await this.heartbeat();
-        this.scheduleHeartbeat(this.options.heartbeatMs ?? 5_000);
+        const healthy = await this.heartbeat();
+        this.scheduleHeartbeat(healthy ? (this.options.heartbeatMs ?? 5_000) : 1_000);
       } catch (error) {
         // Keep the streams we have: a failed heartbeat is usually a rebalance or a restart.
         this.options.logger.warn('RegisterTaskWorker failed; keeping current streams', { error: (error as Error).message });
@@ -74,14 +74,18 @@ export class TaskPoller {
     this.heartbeatTimer.unref();
   }
 
-  private async heartbeat(): Promise<void> {
+  /** Resolves false when LittleHorse said it is rebalancing: the streams stay as they are. */
+  private async heartbeat(): Promise<boolean> {
     const reply = await this.options.connections.bootstrap().registerTaskWorker(
       { taskWorkerId: this.options.workerId, taskDefId: { name: this.options.taskName } },
       { signal: AbortSignal.timeout(10_000) },
     );
-    if (this.stopped) return;
+    if (this.stopped) return true;
     // During a rebalance the server may answer OK with no hosts (ClusterHealthRequestObserver): keep ours.
-    if (reply.yourHosts.length === 0) return;
+    if (reply.yourHosts.length === 0 || reply.isClusterHealthy === false) {
+      this.options.logger.warn('LittleHorse is rebalancing; keeping current streams', { hosts: reply.yourHosts.length });
+      return false;
+    }
     const wanted = new Set(reply.yourHosts.map((h) => `${h.host}:${h.port}`));
     for (const [address, stream] of this.streams) {
       if (wanted.has(address)) continue;
@@ -96,6 +100,7 @@ export class TaskPoller {
       this.streams.set(address, stream);
       this.options.logger.info('polling LittleHorse host', { address });
     }
+    return true;
   }
 }
 

@@ -1,0 +1,82 @@
+import { createChannel, createClientFactory, Metadata } from 'nice-grpc';
+import { LittleHorseDefinition } from 'littlehorse-client/proto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { type Stack, startStack, TASK_NAME } from './support/stack.js';
+
+// The worker heartbeats every 5 s; each test waits for one or two heartbeats.
+let stack: Stack | undefined;
+const workers: WorkerProcess[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await stack?.stop();
+  stack = undefined;
+});
+
+const ready = async (env: Record<string, string> = {}) => {
+  const worker = spawnWorker(stack!.env(env));
+  workers.push(worker);
+  await worker.waitForLog(message('worker ready'));
+  return worker;
+};
+const until = async (what: string, condition: () => boolean, timeoutMs = 15_000) => {
+  for (const giveUpAt = Date.now() + timeoutMs; !condition(); await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (Date.now() > giveUpAt) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+  }
+};
+const openAt = (address: string) => stack!.lh.stats.openPollStreamsAt[address] ?? 0;
+const runOn = async (instance: number) => {
+  const run = stack!.lh.scheduleTask({ taskDefName: TASK_NAME, variables: { workflow: { jsonObj: JSON.stringify({ '9': { class_type: 'PreviewAny', inputs: { source: 'hi' } } }) } }, instance });
+  return (await stack!.lh.waitForTaskRun(run.id)).status;
+};
+
+describe('hosts RegisterTaskWorker assigns', () => {
+  it('stops polling a host that is reassigned to another worker, and keeps taking tasks from the other', async () => {
+    stack = await startStack({ lh: { hostCount: 2, workerInactivityMs: 60_000 } });
+    await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
+    const [kept, reassigned] = stack.lh.addresses as [string, string];
+    await until('a stream to each host', () => openAt(kept) === 1 && openAt(reassigned) === 1);
+    // A second worker joins: RoundRobinAssignor now gives worker-a the first host and worker-b the second.
+    const channel = createChannel(kept);
+    const other = createClientFactory()
+      .use(async function* (call, options) {
+        return yield* call.next(call.request, { ...options, metadata: Metadata(options.metadata).set('tenantid', 'default') });
+      })
+      .create(LittleHorseDefinition, channel);
+    await other.registerTaskWorker({ taskWorkerId: 'worker-b', taskDefId: { name: TASK_NAME } });
+    channel.close();
+    await until('worker-a closing its stream to the reassigned host', () => openAt(reassigned) === 0);
+    expect(openAt(kept)).toBe(1);
+    expect(await runOn(0)).toBe('TASK_SUCCESS');
+  });
+
+  it('stops polling a host that leaves the cluster and polls the one that joins', async () => {
+    stack = await startStack({ lh: { hostCount: 2 } });
+    const worker = await ready();
+    const [first, leaving] = stack.lh.addresses as [string, string];
+    await until('a stream to each host', () => openAt(first) === 1 && openAt(leaving) === 1);
+    await stack.lh.setHostCount(1);
+    await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === leaving, 10_000);
+    expect(openAt(first)).toBe(1);
+    expect(await runOn(0)).toBe('TASK_SUCCESS');
+
+    await stack.lh.setHostCount(2);
+    const joined = stack.lh.addresses[1]!;
+    await until('a stream to the host that joined', () => openAt(joined) === 1);
+    expect(await runOn(1)).toBe('TASK_SUCCESS');
+  });
+
+  it('keeps its streams while LittleHorse answers heartbeats with no hosts and an unhealthy cluster', async () => {
+    stack = await startStack({ lh: { hostCount: 2 } });
+    const worker = await ready();
+    await until('a stream to each host', () => stack!.lh.stats.openPollStreams === 2);
+    const opened = stack.lh.stats.pollStreamsOpened;
+    const heartbeats = stack.lh.stats.calls.registerTaskWorker ?? 0;
+    stack.lh.unhealthyHeartbeats(2);
+    await until('two unhealthy heartbeats and a healthy one', () => (stack!.lh.stats.calls.registerTaskWorker ?? 0) >= heartbeats + 3);
+    expect(stack.lh.stats.pollStreamsOpened).toBe(opened);
+    expect(stack.lh.stats.openPollStreams).toBe(2);
+    await worker.waitForLog(message('LittleHorse is rebalancing; keeping current streams'));
+    expect(await runOn(1)).toBe('TASK_SUCCESS');
+  });
+});
