@@ -5,7 +5,7 @@ import { startFakeComfy, type FakeComfy } from '../devstack/comfyui/index.js';
 import { startFakeLittleHorse, type FakeLittleHorse, type FakeTaskRun } from '../devstack/littlehorse/index.js';
 import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
 import { type BundleProcess, startBundle } from './bundle-process.js';
-import { residentBytes } from './process-memory.js';
+import { cpuMs, residentBytes } from './process-usage.js';
 import { type Summary, summarise } from './stats.js';
 
 const TASK_NAME = 'bench-comfyui-workflow';
@@ -24,7 +24,7 @@ export interface WorkerScenario {
   /** Tasks kept queued `window` at a time against a zero-time ComfyUI, for throughput and memory. */
   batchTasks: number;
   window: number;
-  /** Total task counts after which the worker's RSS is read. */
+  /** Total task counts after which the worker's RSS is read; between the first and the last it is sampled every 100. */
   memoryAt: number[];
 }
 
@@ -34,6 +34,8 @@ export interface WorkerFigures {
   overheadMs: Summary;
   detectionMs: Summary;
   throughputPerSec: number;
+  /** CPU time per task during the batch: the worker's, and the doubles' (this process) for contrast. */
+  cpuMsPerTask: { worker: number; doubles: number };
   perTask: {
     comfyHttp: number;
     comfyHttpByRoute: Record<string, number>;
@@ -43,6 +45,8 @@ export interface WorkerFigures {
     pollRequests: number;
   };
   rssBytes: Record<string, number>;
+  /** RSS every 100 tasks from the first checkpoint to the last, for the growth trend. */
+  rssSamples: Array<{ tasks: number; bytes: number }>;
 }
 
 /** Runs the built bundle against both doubles on loopback and times what it does. */
@@ -66,8 +70,14 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
     await sleep(500);
     const rssBytes: Record<string, number> = { start: residentBytes(worker.pid) };
     const pid = worker.pid;
+    const rssSamples: WorkerFigures['rssSamples'] = [];
+    const [firstCheckpoint = Infinity, lastCheckpoint = -Infinity] = [Math.min(...scenario.memoryAt), Math.max(...scenario.memoryAt)];
     tracker.onCompleted = (total) => {
-      if (scenario.memoryAt.includes(total)) rssBytes[`after${total}`] = residentBytes(pid);
+      const sampled = total >= firstCheckpoint && total <= lastCheckpoint && (total - firstCheckpoint) % 100 === 0;
+      if (!sampled && !scenario.memoryAt.includes(total)) return;
+      const bytes = residentBytes(pid);
+      if (scenario.memoryAt.includes(total)) rssBytes[`after${total}`] = bytes;
+      if (sampled) rssSamples.push({ tasks: total, bytes });
     };
 
     for (let i = 0; i < scenario.warmupTasks; i++) await tracker.runOne(0);
@@ -78,7 +88,13 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
     const after = counters(lh, comfy);
 
     comfy.runTimeMs = 0;
+    const cpuBefore = { worker: cpuMs(pid), doubles: process.cpuUsage() };
     const throughputPerSec = await tracker.runBatch(scenario.batchTasks, scenario.window);
+    const doublesCpu = process.cpuUsage(cpuBefore.doubles);
+    const cpuMsPerTask = {
+      worker: (cpuMs(pid) - cpuBefore.worker) / scenario.batchTasks,
+      doubles: (doublesCpu.user + doublesCpu.system) / 1000 / scenario.batchTasks,
+    };
 
     return {
       label: scenario.label,
@@ -86,8 +102,10 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
       overheadMs: summarise(timings.map((t) => t.overhead)),
       detectionMs: summarise(timings.map((t) => t.detection)),
       throughputPerSec,
+      cpuMsPerTask,
       perTask: perTask(before, after, scenario.sequentialTasks),
       rssBytes,
+      rssSamples,
     };
   } finally {
     await worker?.stop();
@@ -123,6 +141,9 @@ class TaskTracker {
   private completed = 0;
   private readonly waiting = new Map<string, { resolve: (reportedAt: number) => void; reject: (error: Error) => void }>();
   private run: { startedAt?: number; doneAt?: number } = {};
+  /** PollTask requests the LittleHorse double holds unanswered: > 0 means the worker is waiting for work. */
+  private parkedPolls = 0;
+  private onPolling: (() => void) | undefined;
 
   constructor(
     private readonly lh: FakeLittleHorse,
@@ -140,6 +161,11 @@ class TaskTracker {
       this.onCompleted(++this.completed);
       waiter.resolve(reportedAt);
     });
+    lh.events.on('poll-request', () => {
+      this.parkedPolls++;
+      this.onPolling?.();
+    });
+    lh.events.on('claim', () => this.parkedPolls--);
     comfy.events.on('started', () => (this.run.startedAt = performance.now()));
     comfy.events.on('history-written', () => (this.run.doneAt = performance.now()));
   }
@@ -149,8 +175,16 @@ class TaskTracker {
     return withTimeout(new Promise<number>((resolve, reject) => this.waiting.set(run.key, { resolve, reject })), `the report of ${run.key}`);
   }
 
-  /** One task alone: overhead = (report − schedule) − ComfyUI's run; detection = report − ComfyUI done. */
+  /**
+   * One task, scheduled once the worker is waiting for work (as a TaskRun arriving at an idle worker
+   * is; back-to-back work is the batch's measure): overhead = (report − schedule) − ComfyUI's run,
+   * detection = report − ComfyUI done.
+   */
   async runOne(runTimeMs: number): Promise<{ overhead: number; detection: number }> {
+    if (this.parkedPolls <= 0) {
+      await withTimeout(new Promise<void>((resolve) => (this.onPolling = resolve)), 'the worker to ask for work');
+      this.onPolling = undefined;
+    }
     this.comfy.runTimeMs = runTimeMs;
     this.run = {};
     const scheduledAt = performance.now();

@@ -19,20 +19,22 @@ export function renderTable(results: BenchResults, targets: Target[]): string {
     ['completion detection, p50', live.detectionMs.p50, baseline.detectionMs.p50, roundTrip, 'ms'],
     ['completion detection, p99', live.detectionMs.p99, baseline.detectionMs.p99, roundTrip, 'ms'],
     ['throughput, zero-time ComfyUI', live.throughputPerSec, baseline.throughputPerSec, 1000 / roundTrip, 'tasks/s'],
+    ['worker CPU per task (user + system)', live.cpuMsPerTask.worker, baseline.cpuMsPerTask.worker, Number.NaN, 'ms'],
+    ['doubles CPU per task (for contrast)', live.cpuMsPerTask.doubles, baseline.cpuMsPerTask.doubles, Number.NaN, 'ms'],
     ['ComfyUI HTTP requests per task', live.perTask.comfyHttp, baseline.perTask.comfyHttp, Number.NaN, ''],
     ['ComfyUI WebSocket connections per task', live.perTask.comfyWebSockets, baseline.perTask.comfyWebSockets, Number.NaN, ''],
     ['LittleHorse calls per task', live.perTask.littlehorseCalls, baseline.perTask.littlehorseCalls, Number.NaN, ''],
     ['PollTask requests per task', live.perTask.pollRequests, baseline.perTask.pollRequests, Number.NaN, ''],
     ['RSS after start', live.rssBytes.start! / MB, baseline.rssBytes.start! / MB, Number.NaN, 'MB'],
     ...rssCheckpoints(live).map(({ tasks, bytes }): Row => [`RSS after ${tasks} tasks`, bytes / MB, Number.NaN, Number.NaN, 'MB']),
-    [`RSS growth, task ${growth.from} → ${growth.to}`, growth.bytes / MB, Number.NaN, Number.NaN, 'MB'],
+    [`RSS growth, task ${growth.from} → ${growth.to} (trend)`, growth.bytes / MB, Number.NaN, Number.NaN, 'MB'],
     ['bundle, raw', bundle.rawBytes / MB, Number.NaN, Number.NaN, 'MB'],
     ['bundle, gzipped', bundle.gzipBytes / MB, Number.NaN, Number.NaN, 'MB'],
   ];
   const header = ['figure', 'worker', 'baseline', '× baseline', 'floor', '× floor'];
   const body = rows.map(([figure, w, b, f, unit]) => [figure, show(w, unit), show(b, unit), ratio(w, b), show(f, unit), ratio(w, f)]);
-  const routes = Object.entries(live.perTask.comfyHttpByRoute).map(([route, n]) => `${route} ${n.toFixed(2)}`).join(', ');
-  const methods = Object.entries(live.perTask.littlehorseByMethod).map(([method, n]) => `${method} ${n.toFixed(2)}`).join(', ');
+  const routes = Object.entries(live.perTask.comfyHttpByRoute).map(([route, n]) => `${route} ${n.toFixed(3)}`).join(', ');
+  const methods = Object.entries(live.perTask.littlehorseByMethod).map(([method, n]) => `${method} ${n.toFixed(3)}`).join(', ');
   return [
     `comfyui-worker benchmark, ${results.date} (node ${results.machine.node}, ${results.machine.cpus} × ${results.machine.cpu})${results.quick ? ' (quick run)' : ''}`,
     `worker: ${live.overheadMs.n} timed tasks + batch; baseline: ${baseline.label}, ${baseline.overheadMs.n} timed tasks; floor: gRPC ${floor.grpcRoundTripMs.p50.toFixed(2)} ms + HTTP ${floor.httpRoundTripMs.p50.toFixed(2)} ms round trip, node start ${floor.nodeStartMs.p50.toFixed(0)} ms`,

@@ -91,11 +91,8 @@ export const executionInterruptedSchema = z.looseObject({
   node_type: z.string().optional(),
 });
 
+/** The live events the worker acts on; any other type (status, progress_state, custom nodes') is skipped. */
 const eventSchemas = {
-  status: z.looseObject({
-    status: z.looseObject({ exec_info: z.looseObject({ queue_remaining: z.number().optional() }).optional() }).optional(),
-    sid: z.string().optional(),
-  }),
   execution_start: z.looseObject(promptScoped),
   execution_cached: z.looseObject({ ...promptScoped, nodes: z.array(z.union([z.string(), z.number()]).transform(String)).default([]) }),
   executing: z.looseObject({
@@ -110,7 +107,6 @@ const eventSchemas = {
     prompt_id: z.string().optional(),
     node: z.union([z.string(), z.number()]).transform(String).nullable().optional(),
   }),
-  progress_state: z.looseObject({ ...promptScoped, nodes: z.record(z.string(), z.unknown()).default({}) }),
   executed: z.looseObject({
     ...promptScoped,
     node: z.union([z.string(), z.number()]).transform(String),
@@ -126,6 +122,8 @@ export type ComfyEvent = {
   [K in keyof EventSchemas]: { type: K; data: z.infer<EventSchemas[K]> };
 }[keyof EventSchemas];
 
+const TYPE_FIRST = /^\{\s*"type"\s*:\s*"([^"\\]*)"/;
+
 const envelopeSchema = z.looseObject({ type: z.string(), data: z.unknown() });
 
 /**
@@ -133,6 +131,10 @@ const envelopeSchema = z.looseObject({ type: z.string(), data: z.unknown() });
  * their own) and for frames that do not parse, so one odd message never breaks the socket.
  */
 export function parseEvent(text: string): ComfyEvent | undefined {
+  // server.py send_json writes {"type": …, "data": …}: the type can be read before parsing, and
+  // messages nobody here reads (status, progress_state: the bulk of the traffic) skip JSON.parse.
+  const peeked = TYPE_FIRST.exec(text)?.[1];
+  if (peeked !== undefined && !(peeked in eventSchemas)) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -148,5 +150,5 @@ export function parseEvent(text: string): ComfyEvent | undefined {
 
 /** The prompt an event is about, if it says. */
 export function eventPromptId(event: ComfyEvent): string | undefined {
-  return event.type === 'status' ? undefined : event.data.prompt_id;
+  return event.data.prompt_id;
 }
