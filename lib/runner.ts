@@ -205,7 +205,7 @@ export class Runner {
           status: TaskStatus.TASK_FAILED,
           error: { type: LHErrorType.TASK_FAILURE, message: `Worker stopped before starting this task (${reason}); LittleHorse may retry it elsewhere.` },
         },
-        { clients: [this.deps.connections.client(address), this.deps.connections.bootstrap()], budgetMs: 2_000 },
+        { clients: this.deps.connections.reportClients(address), budgetMs: 2_000 },
       );
       if (undelivered) this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
     }

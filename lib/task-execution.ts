@@ -112,11 +112,10 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   }
 
   const report = toReport(task, outcome, lines, new Date());
-  const host = deps.connections.client(polled.address);
-  const bootstrap = deps.connections.bootstrap();
+
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   const budgetMs = Math.max(1_000, polled.receivedAt + (lhWindowMs ?? DEFAULT_TASK_TIMEOUT_SEC * 1000) - Date.now());
-  const undelivered = await deliverReport(report, { clients: host === bootstrap ? [host] : [host, bootstrap], budgetMs });
+  const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });

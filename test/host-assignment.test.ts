@@ -30,6 +30,18 @@ const runOn = async (instance: number) => {
   return (await stack!.lh.waitForTaskRun(run.id)).status;
 };
 
+/** Another worker's heartbeat: RoundRobinAssignor then splits the hosts between the two. */
+const registerOtherWorker = async (address: string, taskWorkerId: string) => {
+  const channel = createChannel(address);
+  const other = createClientFactory()
+    .use(async function* (call, options) {
+      return yield* call.next(call.request, { ...options, metadata: Metadata(options.metadata).set('tenantid', 'default') });
+    })
+    .create(LittleHorseDefinition, channel);
+  await other.registerTaskWorker({ taskWorkerId, taskDefId: { name: TASK_NAME } });
+  channel.close();
+};
+
 describe('hosts RegisterTaskWorker assigns', () => {
   it('stops polling a host that is reassigned to another worker, and keeps taking tasks from the other', async () => {
     stack = await startStack({ lh: { hostCount: 2, workerInactivityMs: 60_000 } });
@@ -37,17 +49,24 @@ describe('hosts RegisterTaskWorker assigns', () => {
     const [kept, reassigned] = stack.lh.addresses as [string, string];
     await until('a stream to each host', () => openAt(kept) === 1 && openAt(reassigned) === 1);
     // A second worker joins: RoundRobinAssignor now gives worker-a the first host and worker-b the second.
-    const channel = createChannel(kept);
-    const other = createClientFactory()
-      .use(async function* (call, options) {
-        return yield* call.next(call.request, { ...options, metadata: Metadata(options.metadata).set('tenantid', 'default') });
-      })
-      .create(LittleHorseDefinition, channel);
-    await other.registerTaskWorker({ taskWorkerId: 'worker-b', taskDefId: { name: TASK_NAME } });
-    channel.close();
+    await registerOtherWorker(kept, 'worker-b');
     await until('worker-a closing its stream to the reassigned host', () => openAt(reassigned) === 0);
     expect(openAt(kept)).toBe(1);
     expect(await runOn(0)).toBe('TASK_SUCCESS');
+  });
+
+  it('reports a task through the bootstrap server when its host is reassigned while it runs, without reopening that host', async () => {
+    stack = await startStack({ lh: { hostCount: 2, workerInactivityMs: 60_000 }, comfy: { runTimeMs: 8_000 } });
+    await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
+    const [bootstrap, reassigned] = stack.lh.addresses as [string, string];
+    await until('a stream to each host', () => openAt(bootstrap) === 1 && openAt(reassigned) === 1);
+    const finished = runOn(1);
+    await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
+    await registerOtherWorker(bootstrap, 'worker-b');
+    await until('worker-a closing its stream to the reassigned host', () => openAt(reassigned) === 0);
+    expect(await finished).toBe('TASK_SUCCESS');
+    expect(stack.lh.stats.reportsAt[bootstrap]).toBe(1);
+    expect(stack.lh.stats.reportsAt[reassigned] ?? 0).toBe(0);
   });
 
   it('stops polling a host that leaves the cluster and polls the one that joins', async () => {

@@ -55,6 +55,8 @@ export interface FakeLittleHorse {
     /** Open PollTask streams per server address. */
     openPollStreamsAt: Record<string, number>;
     reports: number;
+    /** ReportTask calls per server address. */
+    reportsAt: Record<string, number>;
     /** When each ReportTask call arrived (ms since the epoch), rejected ones included. */
     reportTimes: number[];
   };
@@ -99,6 +101,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     openPollStreams: 0,
     openPollStreamsAt: {} as Record<string, number>,
     reports: 0,
+    reportsAt: {} as Record<string, number>,
     reportTimes: [] as number[],
   };
   const faults = { reports: [] as Status[], heartbeats: [] as Status[], unhealthyHeartbeats: 0, exhausted: new Map<string, Array<number | undefined>>() };
@@ -163,6 +166,8 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         stats.reportTimes.push(Date.now());
         const tenant = tenantOf(context, 'reportTask');
         stats.reports++;
+        const address = `${host}:${instance.port}`;
+        stats.reportsAt[address] = (stats.reportsAt[address] ?? 0) + 1;
         const failure = faults.reports.shift();
         if (failure !== undefined) throw new ServerError(failure, 'injected ReportTask failure');
         state.report(tenant, request);

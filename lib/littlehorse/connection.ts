@@ -71,6 +71,17 @@ export class LittleHorseConnections {
     return client;
   }
 
+  /**
+   * Where a task's report goes: the host that handed it out, then the bootstrap server (which takes
+   * any report). A host LittleHorse has reassigned meanwhile is skipped: its channel is closed, and
+   * reopening it would leave one that nobody closes.
+   */
+  reportClients(address: string): LittleHorseClient[] {
+    const host = this.clients.get(address);
+    const bootstrap = this.bootstrap();
+    return host && host !== bootstrap ? [host, bootstrap] : [bootstrap];
+  }
+
   /** Closes a host's channel once RegisterTaskWorker stops listing it. */
   release(address: string): void {
     if (address === this.bootstrapAddress) return;
