@@ -15,6 +15,8 @@ export interface WorkerScenario {
   label: string;
   /** Extra environment for the worker (the baseline switches live events off). */
   env: Record<string, string>;
+  /** Node options for the measured worker (not the cold starts), e.g. --cpu-prof. */
+  nodeArgs?: string[];
   coldStarts: number;
   warmupTasks: number;
   /** Tasks run one at a time, each timed from schedule to report. */
@@ -65,7 +67,7 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
   let worker: BundleProcess | undefined;
   try {
     const coldStart = await measureColdStarts(lh, env, scenario.coldStarts);
-    worker = startBundle(env);
+    worker = startBundle(env, scenario.nodeArgs);
     await withTimeout(worker.ready, 'the worker to be ready');
     await sleep(500);
     const rssBytes: Record<string, number> = { start: residentBytes(worker.pid) };

@@ -1,11 +1,13 @@
 /**
- * `npm run bench -- [--out results.json] [--quick]`: drives the built dist/runner.js against the
- * LittleHorse and ComfyUI doubles on loopback, prints a table and writes the figures as JSON.
+ * `npm run bench -- [--out results.json] [--quick] [--cpu-prof dir]`: drives the built dist/runner.js
+ * against the LittleHorse and ComfyUI doubles on loopback, prints a table and writes the figures as
+ * JSON; --cpu-prof also writes a V8 CPU profile of the measured worker (live events) into dir.
  * A program, not a test: the figures depend on the machine, so nothing here passes or fails
  * except a run that cannot complete.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { bundlePath } from './bundle-process.js';
@@ -14,7 +16,9 @@ import { measureWorker, type WorkerScenario } from './measure-worker.js';
 import { renderTable } from './table.js';
 import { targetsMet } from './targets.js';
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { out: { type: 'string' }, quick: { type: 'boolean', default: false }, 'cpu-prof': { type: 'string' } },
+});
 const scale = values.quick ? 0.1 : 1;
 const count = (n: number) => Math.max(1, Math.round(n * scale));
 
@@ -24,6 +28,7 @@ const spreadOverOneSecond = (task: number) => (task * 389) % 1000;
 const live: WorkerScenario = {
   label: 'live events',
   env: {},
+  nodeArgs: values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['cpu-prof'])}`] : [],
   coldStarts: 7,
   warmupTasks: 20,
   sequentialTasks: count(500),

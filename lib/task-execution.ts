@@ -57,26 +57,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
   logger.info('task received', { address: polled.address });
 
-  // The TaskRun's timeout is read beside the ComfyUI work, not before it: GetTaskRun is a round
-  // trip on the critical path of every task otherwise, and the deadline counts from the claim anyway.
-  let lhWindowMs: number | undefined;
-  let finished = false;
-  let deadline: NodeJS.Timeout | undefined;
-  void taskRunTimeout(task, deps, logger).then((timeoutSec) => {
-    lhWindowMs = timeoutSec * 1000;
-    if (finished) return;
-    const deadlineAt = polled.receivedAt + Math.max(lhWindowMs - deps.timeoutMarginMs, lhWindowMs / 2);
-    deadline = setTimeout(
-      () =>
-        controller.abort(
-          new Error(
-            `Stopped before LittleHorse's TaskRun timeout (${timeoutSec} s from claim; the task node's timeoutSeconds, ${DEFAULT_TASK_TIMEOUT_SEC} s when unset), ` +
-              `after which LittleHorse would ignore the report. Raise the task node's timeout in the WfSpec for longer workflows.`,
-          ),
-        ),
-      Math.max(0, deadlineAt - Date.now()),
-    );
-  });
+  const deadline = taskDeadline(polled, deps, logger, controller);
 
   let outcome: Outcome;
   try {
@@ -107,14 +88,13 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     outcome = { ok: false, failure: unavailable(reason instanceof Error ? reason.message : String(reason)) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
-    finished = true;
-    clearTimeout(deadline);
+    deadline.clear();
   }
 
   const report = toReport(task, outcome, lines, new Date());
 
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
-  const budgetMs = Math.max(1_000, polled.receivedAt + (lhWindowMs ?? DEFAULT_TASK_TIMEOUT_SEC * 1000) - Date.now());
+  const budgetMs = Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
@@ -125,6 +105,37 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     logger.warn('task reported', { ...fields, failure: outcome.failure.kind, message: outcome.failure.message });
   }
   return outcome;
+}
+
+/**
+ * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.
+ * The timeout is read (GetTaskRun) beside the ComfyUI work, once the prompt is on its way, not
+ * before it: it would be a round trip on the critical path of every task, and the deadline counts
+ * from the claim anyway.
+ */
+function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskLogger, controller: AbortController) {
+  let windowMs: number | undefined;
+  let cleared = false;
+  let timer: NodeJS.Timeout | undefined;
+  setImmediate(async () => {
+    const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
+    windowMs = timeoutSec * 1000;
+    if (cleared) return;
+    const deadlineAt = polled.receivedAt + Math.max(windowMs - deps.timeoutMarginMs, windowMs / 2);
+    const reason = new Error(
+      `Stopped before LittleHorse's TaskRun timeout (${timeoutSec} s from claim; the task node's timeoutSeconds, ${DEFAULT_TASK_TIMEOUT_SEC} s when unset), ` +
+        `after which LittleHorse would ignore the report. Raise the task node's timeout in the WfSpec for longer workflows.`,
+    );
+    timer = setTimeout(() => controller.abort(reason), Math.max(0, deadlineAt - Date.now()));
+  });
+  return {
+    /** LittleHorse's window for this attempt, its default until GetTaskRun has answered. */
+    windowMs: () => windowMs ?? DEFAULT_TASK_TIMEOUT_SEC * 1000,
+    clear: () => {
+      cleared = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
