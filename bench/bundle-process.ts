@@ -13,6 +13,8 @@ export interface BundleProcess {
   spawnedAt: number;
   /** performance.now() when the worker logged "worker ready". */
   ready: Promise<number>;
+  /** The inspector's WebSocket address, when started with --inspect. */
+  inspectorUrl: Promise<string>;
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
 }
@@ -32,6 +34,9 @@ export function startBundle(env: Record<string, string>, nodeArgs: string[] = []
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let tail = '';
+  let stderrText = '';
+  let foundInspector: (url: string) => void = () => undefined;
+  const inspectorUrl = new Promise<string>((resolve) => (foundInspector = resolve));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const ready = new Promise<number>((resolve, reject) => {
     let seen = false;
@@ -43,7 +48,13 @@ export function startBundle(env: Record<string, string>, nodeArgs: string[] = []
         resolve(performance.now());
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-4096)));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      tail = (tail + text).slice(-4096);
+      if (stderrText.length < 4096) stderrText += text;
+      const url = /Debugger listening on (ws:\/\/\S+)/.exec(stderrText)?.[1];
+      if (url) foundInspector(url);
+    });
     void exited.then((code) => {
       if (!seen) reject(new Error(`the worker exited with ${code} before it was ready:\n${tail}`));
     });
@@ -54,6 +65,7 @@ export function startBundle(env: Record<string, string>, nodeArgs: string[] = []
     pid: child.pid!,
     spawnedAt,
     ready,
+    inspectorUrl,
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -5,6 +5,7 @@ import { startFakeComfy, type FakeComfy } from '../devstack/comfyui/index.js';
 import { startFakeLittleHorse, type FakeLittleHorse, type FakeTaskRun } from '../devstack/littlehorse/index.js';
 import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
 import { type BundleProcess, startBundle } from './bundle-process.js';
+import { liveHeapBytes } from './live-heap.js';
 import { cpuMs, residentBytes } from './process-usage.js';
 import { type Summary, summarise } from './stats.js';
 
@@ -26,7 +27,7 @@ export interface WorkerScenario {
   /** Tasks kept queued `window` at a time against a zero-time ComfyUI, for throughput and memory. */
   batchTasks: number;
   window: number;
-  /** Total task counts after which the worker's RSS is read; between the first and the last it is sampled every 100. */
+  /** Total task counts after which the worker's memory is read (through its inspector: none, no --inspect). */
   memoryAt: number[];
 }
 
@@ -46,9 +47,8 @@ export interface WorkerFigures {
     littlehorseByMethod: Record<string, number>;
     pollRequests: number;
   };
-  rssBytes: Record<string, number>;
-  /** RSS every 100 tasks from the first checkpoint to the last, for the growth trend. */
-  rssSamples: Array<{ tasks: number; bytes: number }>;
+  /** After start (tasks 0) and at each checkpoint, read while idle after a full garbage collection. */
+  memory: Array<{ tasks: number; rssBytes: number; heapBytes: number }>;
 }
 
 /** Runs the built bundle against both doubles on loopback and times what it does. */
@@ -67,20 +67,19 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
   let worker: BundleProcess | undefined;
   try {
     const coldStart = await measureColdStarts(lh, env, scenario.coldStarts);
-    worker = startBundle(env, scenario.nodeArgs);
+    const measuresMemory = scenario.memoryAt.length > 0;
+    worker = startBundle(env, [...(measuresMemory ? ['--inspect=127.0.0.1:0'] : []), ...(scenario.nodeArgs ?? [])]);
     await withTimeout(worker.ready, 'the worker to be ready');
-    await sleep(500);
-    const rssBytes: Record<string, number> = { start: residentBytes(worker.pid) };
     const pid = worker.pid;
-    const rssSamples: WorkerFigures['rssSamples'] = [];
-    const [firstCheckpoint = Infinity, lastCheckpoint = -Infinity] = [Math.min(...scenario.memoryAt), Math.max(...scenario.memoryAt)];
-    tracker.onCompleted = (total) => {
-      const sampled = total >= firstCheckpoint && total <= lastCheckpoint && (total - firstCheckpoint) % 100 === 0;
-      if (!sampled && !scenario.memoryAt.includes(total)) return;
-      const bytes = residentBytes(pid);
-      if (scenario.memoryAt.includes(total)) rssBytes[`after${total}`] = bytes;
-      if (sampled) rssSamples.push({ tasks: total, bytes });
+    const inspector = measuresMemory ? await withTimeout(worker.inspectorUrl, "the worker's inspector address") : undefined;
+    const memory: WorkerFigures['memory'] = [];
+    const readMemory = async (tasks: number) => {
+      if (!inspector) return;
+      const heapBytes = await liveHeapBytes(inspector); // a full GC first, so RSS is read at its floor too
+      memory.push({ tasks, rssBytes: residentBytes(pid), heapBytes });
     };
+    await sleep(500);
+    await readMemory(0);
 
     for (let i = 0; i < scenario.warmupTasks; i++) await tracker.runOne(0);
 
@@ -89,25 +88,33 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
     for (let i = 0; i < scenario.sequentialTasks; i++) timings.push(await tracker.runOne(scenario.runTimeMs(i)));
     const after = counters(lh, comfy);
 
+    // The batch, paused at each memory checkpoint (total tasks so far) to read memory while idle.
     comfy.runTimeMs = 0;
-    const cpuBefore = { worker: cpuMs(pid), doubles: process.cpuUsage() };
-    const throughputPerSec = await tracker.runBatch(scenario.batchTasks, scenario.window);
-    const doublesCpu = process.cpuUsage(cpuBefore.doubles);
-    const cpuMsPerTask = {
-      worker: (cpuMs(pid) - cpuBefore.worker) / scenario.batchTasks,
-      doubles: (doublesCpu.user + doublesCpu.system) / 1000 / scenario.batchTasks,
-    };
+    let done = scenario.warmupTasks + scenario.sequentialTasks;
+    const stops = [...scenario.memoryAt.filter((n) => n > done), done + scenario.batchTasks].sort((a, b) => a - b);
+    const batch = { ms: 0, workerCpuMs: 0, doublesCpuMs: 0 };
+    for (const stop of stops) {
+      const count = Math.min(stop, scenario.warmupTasks + scenario.sequentialTasks + scenario.batchTasks) - done;
+      if (count <= 0) continue;
+      const [workerCpu, doublesCpu] = [cpuMs(pid), process.cpuUsage()];
+      batch.ms += await tracker.runBatch(count, scenario.window);
+      const doublesUsed = process.cpuUsage(doublesCpu);
+      batch.workerCpuMs += cpuMs(pid) - workerCpu;
+      batch.doublesCpuMs += (doublesUsed.user + doublesUsed.system) / 1000;
+      done += count;
+      if (scenario.memoryAt.includes(done)) await readMemory(done);
+    }
+    const cpuMsPerTask = { worker: batch.workerCpuMs / scenario.batchTasks, doubles: batch.doublesCpuMs / scenario.batchTasks };
 
     return {
       label: scenario.label,
       coldStart,
       overheadMs: summarise(timings.map((t) => t.overhead)),
       detectionMs: summarise(timings.map((t) => t.detection)),
-      throughputPerSec,
+      throughputPerSec: scenario.batchTasks / (batch.ms / 1000),
       cpuMsPerTask,
       perTask: perTask(before, after, scenario.sequentialTasks),
-      rssBytes,
-      rssSamples,
+      memory,
     };
   } finally {
     await worker?.stop();
@@ -139,8 +146,6 @@ async function measureColdStarts(lh: FakeLittleHorse, env: Record<string, string
 
 /** Schedules TaskRuns on the LittleHorse double and pairs each report with ComfyUI's run of it. */
 class TaskTracker {
-  onCompleted: (total: number) => void = () => undefined;
-  private completed = 0;
   private readonly waiting = new Map<string, { resolve: (reportedAt: number) => void; reject: (error: Error) => void }>();
   private run: { startedAt?: number; doneAt?: number } = {};
   /** PollTask requests the LittleHorse double holds unanswered: > 0 means the worker is waiting for work. */
@@ -160,7 +165,6 @@ class TaskTracker {
         waiter.reject(new Error(`task ${run.key} was reported ${report.status}: ${JSON.stringify(report.error ?? report.exception)}`));
         return;
       }
-      this.onCompleted(++this.completed);
       waiter.resolve(reportedAt);
     });
     lh.events.on('poll-request', () => {
@@ -196,9 +200,8 @@ class TaskTracker {
     return { overhead: reportedAt - scheduledAt - (doneAt - startedAt), detection: reportedAt - doneAt };
   }
 
-  /** Keeps `window` tasks queued until `count` have been reported; returns tasks per second. */
+  /** Keeps `window` tasks queued until `count` have been reported; returns the milliseconds it took. */
   async runBatch(count: number, window: number): Promise<number> {
-    if (count === 0) return Number.NaN;
     let scheduled = 0;
     const startedAt = performance.now();
     const lane = async () => {
@@ -208,7 +211,7 @@ class TaskTracker {
       }
     };
     await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
-    return count / ((performance.now() - startedAt) / 1000);
+    return performance.now() - startedAt;
   }
 }
 

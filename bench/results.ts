@@ -12,27 +12,11 @@ export interface BenchResults {
   bundle: { rawBytes: number; gzipBytes: number };
 }
 
-/** RSS readings after N tasks, in task order: `{ tasks, bytes }`. */
-export function rssCheckpoints(figures: WorkerFigures): Array<{ tasks: number; bytes: number }> {
-  return Object.entries(figures.rssBytes)
-    .filter(([key]) => key.startsWith('after'))
-    .map(([key, bytes]) => ({ tasks: Number(key.slice('after'.length)), bytes }))
-    .sort((a, b) => a.tasks - b.tasks);
-}
-
-/**
- * RSS growth from the first checkpoint to the last, as the least-squares trend of the samples in
- * between. Two single readings mostly measure where the garbage collector happened to be; a leak
- * is a slope that every sample shares. Warm-up before the first checkpoint is left out.
- */
-export function rssGrowth(figures: WorkerFigures): { from: number; to: number; bytes: number } {
-  const samples = figures.rssSamples;
-  const first = samples[0];
-  const last = samples.at(-1);
-  if (!first || !last || samples.length < 3) return { from: 0, to: 0, bytes: Number.NaN };
-  const meanX = samples.reduce((sum, s) => sum + s.tasks, 0) / samples.length;
-  const meanY = samples.reduce((sum, s) => sum + s.bytes, 0) / samples.length;
-  const covariance = samples.reduce((sum, s) => sum + (s.tasks - meanX) * (s.bytes - meanY), 0);
-  const variance = samples.reduce((sum, s) => sum + (s.tasks - meanX) ** 2, 0);
-  return { from: first.tasks, to: last.tasks, bytes: (covariance / variance) * (last.tasks - first.tasks) };
+/** Memory growth from the first checkpoint after start-up (warm-up done) to the last. */
+export function memoryGrowth(figures: WorkerFigures): { from: number; to: number; rssBytes: number; heapBytes: number } {
+  const points = figures.memory.filter((m) => m.tasks > 0);
+  const first = points[0];
+  const last = points.at(-1);
+  if (!first || !last || first === last) return { from: 0, to: 0, rssBytes: Number.NaN, heapBytes: Number.NaN };
+  return { from: first.tasks, to: last.tasks, rssBytes: last.rssBytes - first.rssBytes, heapBytes: last.heapBytes - first.heapBytes };
 }

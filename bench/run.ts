@@ -42,11 +42,11 @@ const baseline: WorkerScenario = {
   env: { COMFYUI_LIVE_EVENTS: 'false', COMFYUI_POLL_INTERVAL_SEC: '1' },
   coldStarts: 3,
   warmupTasks: 1,
-  sequentialTasks: values.quick ? 5 : 30,
+  sequentialTasks: values.quick ? 5 : 30, // warm-up 1 + these + the batch = memoryAt
   runTimeMs: spreadOverOneSecond,
   batchTasks: values.quick ? 4 : 20,
   window: 4,
-  memoryAt: [],
+  memoryAt: [values.quick ? 10 : 51],
 };
 
 const startedAt = Date.now();

@@ -1,4 +1,4 @@
-import { type BenchResults, rssCheckpoints, rssGrowth } from './results.js';
+import { type BenchResults, memoryGrowth } from './results.js';
 import type { Target } from './targets.js';
 
 type Row = [figure: string, live: number, baseline: number, floor: number, unit: string];
@@ -9,7 +9,8 @@ const MB = 1024 * 1024;
 export function renderTable(results: BenchResults, targets: Target[]): string {
   const { live, baseline, floor, bundle } = results;
   const roundTrip = floor.grpcRoundTripMs.p50 + floor.httpRoundTripMs.p50;
-  const growth = rssGrowth(live);
+  const growth = memoryGrowth(live);
+  const atStart = (figures: typeof live) => figures.memory.find((m) => m.tasks === 0);
   const rows: Row[] = [
     ['cold start: spawn → first PollTask, p50', live.coldStart.firstPollMs.p50, baseline.coldStart.firstPollMs.p50, floor.nodeStartMs.p50, 'ms'],
     ['cold start: spawn → ready, p50', live.coldStart.readyMs.p50, baseline.coldStart.readyMs.p50, floor.nodeStartMs.p50, 'ms'],
@@ -25,9 +26,16 @@ export function renderTable(results: BenchResults, targets: Target[]): string {
     ['ComfyUI WebSocket connections per task', live.perTask.comfyWebSockets, baseline.perTask.comfyWebSockets, Number.NaN, ''],
     ['LittleHorse calls per task', live.perTask.littlehorseCalls, baseline.perTask.littlehorseCalls, Number.NaN, ''],
     ['PollTask requests per task', live.perTask.pollRequests, baseline.perTask.pollRequests, Number.NaN, ''],
-    ['RSS after start', live.rssBytes.start! / MB, baseline.rssBytes.start! / MB, Number.NaN, 'MB'],
-    ...rssCheckpoints(live).map(({ tasks, bytes }): Row => [`RSS after ${tasks} tasks`, bytes / MB, Number.NaN, Number.NaN, 'MB']),
-    [`RSS growth, task ${growth.from} → ${growth.to} (trend)`, growth.bytes / MB, Number.NaN, Number.NaN, 'MB'],
+    ['RSS after start', (atStart(live)?.rssBytes ?? Number.NaN) / MB, (atStart(baseline)?.rssBytes ?? Number.NaN) / MB, Number.NaN, 'MB'],
+    ['live heap after start', (atStart(live)?.heapBytes ?? Number.NaN) / MB, (atStart(baseline)?.heapBytes ?? Number.NaN) / MB, Number.NaN, 'MB'],
+    ...live.memory
+      .filter((m) => m.tasks > 0)
+      .flatMap(({ tasks, rssBytes, heapBytes }): Row[] => [
+        [`RSS after ${tasks} tasks`, rssBytes / MB, Number.NaN, Number.NaN, 'MB'],
+        [`live heap after ${tasks} tasks`, heapBytes / MB, Number.NaN, Number.NaN, 'MB'],
+      ]),
+    [`RSS growth, task ${growth.from} → ${growth.to}`, growth.rssBytes / MB, Number.NaN, Number.NaN, 'MB'],
+    [`live heap growth, task ${growth.from} → ${growth.to}`, growth.heapBytes / MB, Number.NaN, Number.NaN, 'MB'],
     ['bundle, raw', bundle.rawBytes / MB, Number.NaN, Number.NaN, 'MB'],
     ['bundle, gzipped', bundle.gzipBytes / MB, Number.NaN, Number.NaN, 'MB'],
   ];
@@ -37,6 +45,7 @@ export function renderTable(results: BenchResults, targets: Target[]): string {
   const methods = Object.entries(live.perTask.littlehorseByMethod).map(([method, n]) => `${method} ${n.toFixed(3)}`).join(', ');
   return [
     `comfyui-worker benchmark, ${results.date} (node ${results.machine.node}, ${results.machine.cpus} × ${results.machine.cpu})${results.quick ? ' (quick run)' : ''}`,
+    `memory: read while idle, after a full garbage collection (V8 inspector); live heap = what the program still holds`,
     `worker: ${live.overheadMs.n} timed tasks + batch; baseline: ${baseline.label}, ${baseline.overheadMs.n} timed tasks; floor: gRPC ${floor.grpcRoundTripMs.p50.toFixed(2)} ms + HTTP ${floor.httpRoundTripMs.p50.toFixed(2)} ms round trip, node start ${floor.nodeStartMs.p50.toFixed(0)} ms`,
     '',
     markdownTable(header, body),
