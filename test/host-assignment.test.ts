@@ -1,24 +1,15 @@
 import { createChannel, createClientFactory, Metadata } from 'nice-grpc';
 import { LittleHorseDefinition } from 'littlehorse-client/proto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
-import { type Stack, startStack, TASK_NAME } from './support/stack.js';
+import { describe, expect, it } from 'vitest';
+import { message } from './support/worker-process.js';
+import { type Stack, TASK_NAME } from './support/stack.js';
+import { stackFixture } from './support/stack-fixture.js';
 
 // The worker heartbeats every 5 s; each test waits for one or two heartbeats.
+const fixture = stackFixture();
+const ready = fixture.ready;
 let stack: Stack | undefined;
-const workers: WorkerProcess[] = [];
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await stack?.stop();
-  stack = undefined;
-});
 
-const ready = async (env: Record<string, string> = {}) => {
-  const worker = spawnWorker(stack!.env(env));
-  workers.push(worker);
-  await worker.waitForLog(message('worker ready'));
-  return worker;
-};
 const until = async (what: string, condition: () => boolean, timeoutMs = 15_000) => {
   for (const giveUpAt = Date.now() + timeoutMs; !condition(); await new Promise((resolve) => setTimeout(resolve, 20))) {
     if (Date.now() > giveUpAt) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
@@ -44,7 +35,7 @@ const registerOtherWorker = async (address: string, taskWorkerId: string) => {
 
 describe('hosts RegisterTaskWorker assigns', () => {
   it('stops polling a host that is reassigned to another worker, and keeps taking tasks from the other', async () => {
-    stack = await startStack({ lh: { hostCount: 2, workerInactivityMs: 60_000 } });
+    stack = await fixture.start({ lh: { hostCount: 2, workerInactivityMs: 60_000 } });
     await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
     const [kept, reassigned] = stack.lh.addresses as [string, string];
     await until('a stream to each host', () => openAt(kept) === 1 && openAt(reassigned) === 1);
@@ -56,7 +47,7 @@ describe('hosts RegisterTaskWorker assigns', () => {
   });
 
   it('reports a task through the bootstrap server when its host is reassigned while it runs, without reopening that host', async () => {
-    stack = await startStack({ lh: { hostCount: 2, workerInactivityMs: 60_000 }, comfy: { runTimeMs: 8_000 } });
+    stack = await fixture.start({ lh: { hostCount: 2, workerInactivityMs: 60_000 }, comfy: { runTimeMs: 8_000 } });
     await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
     const [bootstrap, reassigned] = stack.lh.addresses as [string, string];
     await until('a stream to each host', () => openAt(bootstrap) === 1 && openAt(reassigned) === 1);
@@ -70,7 +61,7 @@ describe('hosts RegisterTaskWorker assigns', () => {
   });
 
   it('stops polling a host that leaves the cluster and polls the one that joins', async () => {
-    stack = await startStack({ lh: { hostCount: 2 } });
+    stack = await fixture.start({ lh: { hostCount: 2 } });
     const worker = await ready();
     const [first, leaving] = stack.lh.addresses as [string, string];
     await until('a stream to each host', () => openAt(first) === 1 && openAt(leaving) === 1);
@@ -86,7 +77,7 @@ describe('hosts RegisterTaskWorker assigns', () => {
   });
 
   it('keeps its streams while LittleHorse answers heartbeats with no hosts and an unhealthy cluster', async () => {
-    stack = await startStack({ lh: { hostCount: 2 } });
+    stack = await fixture.start({ lh: { hostCount: 2 } });
     const worker = await ready();
     await until('a stream to each host', () => stack!.lh.stats.openPollStreams === 2);
     const opened = stack.lh.stats.pollStreamsOpened;

@@ -4,29 +4,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LittleHorseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { type FakeLittleHorse, startFakeLittleHorse } from '../devstack/littlehorse/index.js';
-import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
-import { type Stack, startStack } from './support/stack.js';
+import { message } from './support/worker-process.js';
+import { type Stack } from './support/stack.js';
+import { stackFixture } from './support/stack-fixture.js';
 
+const fixture = stackFixture();
+const ready = fixture.ready;
 let stack: Stack | undefined;
 let lh: FakeLittleHorse | undefined;
 let connections: LittleHorseConnections | undefined;
-const workers: WorkerProcess[] = [];
 afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
   connections?.close();
   connections = undefined;
-  await stack?.stop();
-  stack = undefined;
   await lh?.stop();
   lh = undefined;
 });
-
-const ready = async (env: Record<string, string> = {}) => {
-  const worker = spawnWorker(stack!.env(env));
-  workers.push(worker);
-  await worker.waitForLog(message('worker ready'));
-  return worker;
-};
 
 /** The worker's own LittleHorse clients, in this process, against a fresh double that has TaskDef `work`. */
 async function clientOfDouble(resourceExhaustedRetry = true) {
@@ -53,7 +45,7 @@ const codeOf = (error: unknown) => (error instanceof ClientError ? error.code : 
 
 describe('RESOURCE_EXHAUSTED from a LittleHorse request quota', () => {
   it('retries a report after the delay LittleHorse advertises, and the report lands', async () => {
-    stack = await startStack();
+    stack = await fixture.start();
     await ready();
     stack.lh.exhaustNext('reportTask', 1, 1_500);
     const done = await stack.lh.waitForTaskRun(stack.schedule().id);
@@ -65,7 +57,7 @@ describe('RESOURCE_EXHAUSTED from a LittleHorse request quota', () => {
   });
 
   it('with LHC_GRPC_RESOURCE_EXHAUSTED_RETRY=false, a call that meets it fails at once', async () => {
-    stack = await startStack();
+    stack = await fixture.start();
     const worker = await ready({ LHC_GRPC_RESOURCE_EXHAUSTED_RETRY: 'false' });
     // GetTaskRun has no retry of its own: the worker falls back to the default timeout.
     stack.lh.exhaustNext('getTaskRun', 1, 100);

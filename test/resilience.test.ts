@@ -1,28 +1,18 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { describe, expect, it } from 'vitest';
+import { message } from './support/worker-process.js';
 import { makeTestCertificates } from '../devstack/littlehorse/index.js';
-import { type Stack, startStack } from './support/stack.js';
+import { type Stack } from './support/stack.js';
+import { stackFixture } from './support/stack-fixture.js';
 
+const fixture = stackFixture();
+const ready = fixture.ready;
 let stack: Stack | undefined;
-const workers: WorkerProcess[] = [];
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await stack?.stop();
-  stack = undefined;
-});
-
-const ready = async (env: Record<string, string> = {}) => {
-  const worker = spawnWorker(stack!.env(env));
-  workers.push(worker);
-  await worker.waitForLog(message('worker ready'));
-  return worker;
-};
 
 describe('surviving LittleHorse faults', () => {
   it('reports the result when the server restarts while a task runs', async () => {
-    stack = await startStack({ comfy: { runTimeMs: 1_000 } });
+    stack = await fixture.start({ comfy: { runTimeMs: 1_000 } });
     await ready();
     const task = stack.schedule();
     await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
@@ -32,7 +22,7 @@ describe('surviving LittleHorse faults', () => {
   });
 
   it('reopens a broken PollTask stream quickly and takes the next task', async () => {
-    stack = await startStack();
+    stack = await fixture.start();
     await ready();
     const opened = stack.lh.stats.pollStreamsOpened;
     stack.lh.killPollStreams();
@@ -44,7 +34,7 @@ describe('surviving LittleHorse faults', () => {
   });
 
   it('retries a report that fails with UNAVAILABLE', async () => {
-    stack = await startStack();
+    stack = await fixture.start();
     await ready();
     stack.lh.failNextReports(2);
     const done = await stack.lh.waitForTaskRun(stack.schedule().id);
@@ -53,7 +43,7 @@ describe('surviving LittleHorse faults', () => {
   });
 
   it('polls every host LittleHorse assigns', async () => {
-    stack = await startStack({ lh: { hostCount: 2 } });
+    stack = await fixture.start({ lh: { hostCount: 2 } });
     await ready();
     const runs = [0, 1, 0, 1].map((instance) =>
       stack!.lh.scheduleTask({ taskDefName: 'execute-comfyui-workflow', variables: { workflow: { jsonObj: JSON.stringify({ '9': { class_type: 'PreviewAny', inputs: { source: 'hello' } } }) } }, instance }),
@@ -69,7 +59,7 @@ describe('surviving LittleHorse faults', () => {
     });
     await new Promise<void>((resolve) => tokens.listen(0, '127.0.0.1', resolve));
     try {
-      stack = await startStack({ lh: { bearerToken: 'tok-123' } });
+      stack = await fixture.start({ lh: { bearerToken: 'tok-123' } });
       await ready({
         LHC_OAUTH_CLIENT_ID: 'worker',
         LHC_OAUTH_CLIENT_SECRET: 's3cret',
@@ -85,7 +75,7 @@ describe('surviving LittleHorse faults', () => {
 describe('TLS', () => {
   it('connects over TLS, verifying the server with LHC_CA_CERT', async () => {
     const certs = makeTestCertificates();
-    stack = await startStack({ lh: { tls: { cert: certs.serverCert, key: certs.serverKey } } });
+    stack = await fixture.start({ lh: { tls: { cert: certs.serverCert, key: certs.serverKey } } });
     await ready({ LHC_API_PROTOCOL: 'TLS', LHC_CA_CERT: certs.caPath });
     expect((await stack.lh.waitForTaskRun(stack.schedule().id)).status).toBe('TASK_SUCCESS');
   });
@@ -93,7 +83,7 @@ describe('TLS', () => {
 
 describe('deadlines and at-most-once GPU work', () => {
   it('stops the work before LittleHorse times the TaskRun out, saying which timeout fired', async () => {
-    stack = await startStack({ comfy: { runTimeMs: 10_000 } });
+    stack = await fixture.start({ comfy: { runTimeMs: 10_000 } });
     await ready({ LHW_TIMEOUT_MARGIN_SEC: '1' });
     const done = await stack.lh.waitForTaskRun(stack.schedule(undefined, { timeoutSeconds: 3 }).id);
     expect(done.status).toBe('TASK_FAILED');
@@ -102,7 +92,7 @@ describe('deadlines and at-most-once GPU work', () => {
   });
 
   it('does not run a redelivered TaskRun twice on ComfyUI', async () => {
-    stack = await startStack({ comfy: { runTimeMs: 2_000 } });
+    stack = await fixture.start({ comfy: { runTimeMs: 2_000 } });
     const first = await ready({ LHW_TIMEOUT_MARGIN_SEC: '0' });
     const task = stack.schedule(undefined, { timeoutSeconds: 3, retries: 1 });
     await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
@@ -117,7 +107,7 @@ describe('deadlines and at-most-once GPU work', () => {
 
 describe('ComfyUI going away', () => {
   it('takes no work while ComfyUI is down and resumes when it is back', async () => {
-    stack = await startStack();
+    stack = await fixture.start();
     const worker = await ready();
     await stack.comfy.down();
     await worker.waitForLog(message('ComfyUI is not answering'));
