@@ -1,6 +1,6 @@
 import { type CallOptions, ClientError, type ClientMiddlewareCall, type Metadata, Status } from 'nice-grpc';
 import protobuf from 'protobufjs/minimal.js';
-import { backoffMs, sleep } from '../backoff.js';
+import { sleep } from '../backoff.js';
 
 const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 
@@ -9,8 +9,6 @@ export interface QuotaRetryOptions {
   maxAttempts?: number;
   /** Give up rather than wait longer than this in all. */
   maxTotalDelayMs?: number;
-  /** Waits when the server gives no RetryInfo: backoff from this base, capped at ten times it. */
-  defaultDelayMs?: number;
 }
 
 /**
@@ -19,12 +17,12 @@ export interface QuotaRetryOptions {
  * (sdk-python client_interceptors.py, Java ResourceExhaustedRetryInterceptor), this sleeps that
  * delay and calls again — for unary calls only: the server never throttles the PollTask stream, and a
  * stream cannot be replayed. Bounded in attempts and total wait, and stops waiting when the call's
- * signal aborts. Without RetryInfo it backs off briefly (the SDKs do not retry then).
+ * signal aborts. Without RetryInfo it does not retry, as the SDKs do not: grpc-js raises the same code
+ * for a message over its size limit, which no retry fixes.
  */
 export function quotaRetry(options: QuotaRetryOptions = {}) {
   const maxAttempts = options.maxAttempts ?? 5;
   const maxTotalDelayMs = options.maxTotalDelayMs ?? 30_000;
-  const defaultDelayMs = options.defaultDelayMs ?? 200;
   return async function* quotaRetryMiddleware<Req, Res>(call: ClientMiddlewareCall<Req, Res>, callOptions: CallOptions) {
     if (call.requestStream || call.responseStream) return yield* call.next(call.request, callOptions);
     let waited = 0;
@@ -41,8 +39,8 @@ export function quotaRetry(options: QuotaRetryOptions = {}) {
       } catch (error) {
         if (!(error instanceof ClientError) || error.code !== Status.RESOURCE_EXHAUSTED) throw error;
         const details = trailer?.get('grpc-status-details-bin');
-        const delay = (details && retryDelayMs(details)) ?? backoffMs(attempt - 1, defaultDelayMs, defaultDelayMs * 10);
-        if (attempt >= maxAttempts || waited + delay > maxTotalDelayMs) throw error;
+        const delay = details && retryDelayMs(details);
+        if (delay === undefined || attempt >= maxAttempts || waited + delay > maxTotalDelayMs) throw error;
         // An abort during the wait ends the call with the quota error, the true cause.
         await sleep(delay, callOptions.signal).catch(() => {
           throw error;
