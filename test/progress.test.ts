@@ -12,13 +12,14 @@ function progressLog() {
   const record = (level: string) => (message: string, ...extra: Record<string, unknown>[]) =>
     structured.push({ level, message, fields: Object.assign({}, ...extra) });
   const logger = { debug: record('debug'), info: record('info'), warn: record('warn') };
-  const progress = new ProgressLog(parsed.workflow, 'prompt-1', (line) => lines.push(line), logger);
+  const clock = { ms: 0 };
+  const progress = new ProgressLog(parsed.workflow, 'prompt-1', (line) => lines.push(line), logger, () => clock.ms);
   const send = (type: string, data: Record<string, unknown>) => {
     const event = parseEvent(JSON.stringify({ type, data: { prompt_id: 'prompt-1', ...data } }));
     if (!event) throw new Error(`the ${type} event did not parse`);
     progress.onEvent(event);
   };
-  return { lines, structured, send };
+  return { lines, structured, send, clock };
 }
 
 describe('progress log', () => {
@@ -31,13 +32,16 @@ describe('progress log', () => {
     expect(steps.at(-1)).toBe('node 3 (KSampler) step 1000/1000');
   });
 
-  it('keeps node and step progress out of INFO structured logs, at DEBUG with the prompt id', () => {
-    const { lines, structured, send } = progressLog();
+  it('puts progress in structured logs at INFO at most every 5 s, the rest at DEBUG, all with the prompt id', () => {
+    const { lines, structured, send, clock } = progressLog();
     send('execution_start', {});
     send('executing', { node: '3' });
+    clock.ms = 4_999;
     send('progress', { node: '3', value: 1, max: 4 });
-    expect(lines).toEqual(['execution started', 'node 3 (KSampler) started', 'node 3 (KSampler) step 1/4']);
-    expect(structured.map((s) => s.level)).toEqual(['debug', 'debug', 'debug']);
+    clock.ms = 5_000;
+    send('progress', { node: '3', value: 2, max: 4 });
+    expect(lines).toEqual(['execution started', 'node 3 (KSampler) started', 'node 3 (KSampler) step 1/4', 'node 3 (KSampler) step 2/4']);
+    expect(structured.map((s) => s.level)).toEqual(['info', 'debug', 'debug', 'info']);
     expect(structured.every((s) => s.fields.promptId === 'prompt-1')).toBe(true);
   });
 });

@@ -48,7 +48,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   }
 
   stopBuffering?.();
-  const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger);
+  const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger, deps.clock.now);
   const completion = await followPrompt(promptId, progress, deps, startedAt, early, attached).catch(
     (error: unknown) => ({ status: 'failed' as const, failure: toFailure(error), stopWork: false }),
   );

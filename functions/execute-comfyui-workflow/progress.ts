@@ -4,21 +4,26 @@ import type { Workflow } from './workflow.js';
 
 /** Sampler progress is logged at most once per this fraction of the steps (so 1,000 steps log ~10 lines). */
 const STEP_FRACTION = 0.1;
+/** Structured logs get a progress line at INFO at most this often per prompt; the others at DEBUG. */
+const INFO_INTERVAL_MS = 5_000;
 
 /**
  * Turns ComfyUI's live events for one prompt into task log lines: node started, sampler step n/m
- * (throttled), cached nodes. Structured logs get the same lines with their fields at DEBUG: at
- * INFO they would be a dozen lines per task in the operator's logs, repeating what the TaskRun's
- * own log output already holds (and, measured, a third of the worker's CPU per task).
+ * (throttled), cached nodes. Structured logs get the same lines with their fields, at INFO at most
+ * every few seconds and at DEBUG otherwise: every line at INFO would be a dozen per task in the
+ * operator's logs, repeating the TaskRun's own log output (and, measured, a third of the worker's
+ * CPU per task), while a long GPU run still shows its progress there.
  */
 export class ProgressLog {
   private readonly lastLoggedStep = new Map<string, number>();
+  private lastInfoAt = -Infinity;
 
   constructor(
     private readonly workflow: Workflow,
     private readonly promptId: string,
     private readonly log: (line: string) => void,
     private readonly logger: StructuredLog,
+    private readonly now: () => number,
   ) {}
 
   onEvent(event: ComfyEvent): void {
@@ -61,6 +66,12 @@ export class ProgressLog {
 
   private emit(line: string, fields: Record<string, unknown>): void {
     this.log(line);
-    this.logger.debug(line, { promptId: this.promptId, ...fields });
+    const now = this.now();
+    if (now - this.lastInfoAt >= INFO_INTERVAL_MS) {
+      this.lastInfoAt = now;
+      this.logger.info(line, { promptId: this.promptId, ...fields });
+    } else {
+      this.logger.debug(line, { promptId: this.promptId, ...fields });
+    }
   }
 }
