@@ -1,0 +1,74 @@
+// What every deployment manifest in infra/ is checked against: the worker's configuration schema
+// (lib/config.ts). When a variable is added to the schema, the first failure names the manifest it belongs in.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { ENV_NAMES, envSchema, parseConfig, type EnvName } from '../../lib/config.js';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const infra = path.join(root, 'infra');
+export const read = (relative: string) => readFileSync(path.join(root, relative), 'utf8');
+
+const known = new Set<string>(ENV_NAMES);
+export const isKnown = (name: string): name is EnvName => known.has(name);
+const REQUIRED = ENV_NAMES.filter((name) => !envSchema.shape[name].safeParse(undefined).success);
+
+/** Stand-ins for values the platform injects from its secret store. */
+const SECRET_SAMPLES: Partial<Record<EnvName, string>> = {
+  LHC_OAUTH_CLIENT_ID: 'comfyui-worker',
+  LHC_OAUTH_CLIENT_SECRET: 'not-a-real-secret',
+  LHC_OAUTH_ACCESS_TOKEN_URL: 'https://auth.example.com/token',
+};
+const FILE_PATH_VARIABLES: EnvName[] = ['COMFYUI_OUTPUT_DIR', 'LHC_CA_CERT', 'LHC_CLIENT_CERT', 'LHC_CLIENT_KEY'];
+
+/** Seconds between SIGTERM and SIGKILL that the worker needs beyond its grace period. */
+export const FARGATE_STOP_MARGIN_SEC = 5;
+export const FARGATE_MAX_STOP_TIMEOUT_SEC = 120;
+export const CLOUD_RUN_TERMINATION_SEC = 10;
+export const CLOUD_RUN_STOP_MARGIN_SEC = 2;
+
+export interface WorkerSetup {
+  /** Where the manifest is, for messages. */
+  label: string;
+  env: Record<string, string>;
+  /** Variables the platform fills from a secret store. */
+  secretNames: string[];
+  /** Container paths where volumes are mounted in the worker's container. */
+  mountPaths: string[];
+}
+
+/** The checks every manifest's worker container must pass; returns the parsed configuration. */
+export function checkWorker({ label, env, secretNames, mountPaths }: WorkerSetup) {
+  const names = [...Object.keys(env), ...secretNames];
+  const unknown = names.filter((name) => !isKnown(name));
+  expect(unknown, `${label} sets variables lib/config.ts does not know: ${unknown.join(', ')}`).toEqual([]);
+  const missing = REQUIRED.filter((name) => !names.includes(name));
+  expect(missing, `${label} does not set the required ${missing.join(', ')}`).toEqual([]);
+
+  const withSecrets: Record<string, string> = { ...env };
+  for (const name of secretNames) withSecrets[name] = (isKnown(name) && SECRET_SAMPLES[name]) || 'sample-secret';
+  const parsed = parseConfig(withSecrets);
+  if (!parsed.ok) expect.fail(`${label} does not pass the configuration check:\n  ${parsed.problems.join('\n  ')}`);
+
+  for (const name of FILE_PATH_VARIABLES) {
+    const value = env[name];
+    if (value === undefined) continue;
+    const mounted = mountPaths.some((mount) => value === mount || value.startsWith(`${mount.replace(/\/$/, '')}/`));
+    const temporary = name === 'COMFYUI_OUTPUT_DIR' && value.startsWith('/tmp/');
+    expect(mounted || temporary, `${label}: ${name}=${value} is not inside a mounted volume (${mountPaths.join(', ')})`).toBe(true);
+  }
+  return parsed.config;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS: CloudFormation, parsed with its intrinsic-function tags and evaluated for a set of
+// parameter values, the way CloudFormation would.
+// ---------------------------------------------------------------------------------------------
+
+export function filesUnder(folder: string): string[] {
+  return readdirSync(folder).flatMap((entry) => {
+    const full = path.join(folder, entry);
+    return statSync(full).isDirectory() ? filesUnder(full) : [full];
+  });
+}
