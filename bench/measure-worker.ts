@@ -27,7 +27,7 @@ export interface WorkerScenario {
   /** Tasks kept queued `window` at a time against a zero-time ComfyUI, for throughput and memory. */
   batchTasks: number;
   window: number;
-  /** Total task counts after which the worker's memory is read (through its inspector: none, no --inspect). */
+  /** Total task counts after which the worker's memory is read, through its inspector (none: no --inspect). */
   memoryAt: number[];
 }
 
@@ -91,10 +91,11 @@ export async function measureWorker(scenario: WorkerScenario): Promise<WorkerFig
     // The batch, paused at each memory checkpoint (total tasks so far) to read memory while idle.
     comfy.runTimeMs = 0;
     let done = scenario.warmupTasks + scenario.sequentialTasks;
-    const stops = [...scenario.memoryAt.filter((n) => n > done), done + scenario.batchTasks].sort((a, b) => a - b);
+    const last = done + scenario.batchTasks;
+    const stops = [...scenario.memoryAt.filter((n) => n > done && n < last).sort((a, b) => a - b), last];
     const batch = { ms: 0, workerCpuMs: 0, doublesCpuMs: 0 };
     for (const stop of stops) {
-      const count = Math.min(stop, scenario.warmupTasks + scenario.sequentialTasks + scenario.batchTasks) - done;
+      const count = stop - done;
       if (count <= 0) continue;
       const [workerCpu, doublesCpu] = [cpuMs(pid), process.cpuUsage()];
       batch.ms += await tracker.runBatch(count, scenario.window);
