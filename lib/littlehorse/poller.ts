@@ -21,6 +21,9 @@ export interface PollerOptions {
   heartbeatMs?: number;
 }
 
+/** How soon to heartbeat again after a rebalance answer or a failed heartbeat. */
+const SOON_AFTER_TROUBLE_MS = 1_000;
+
 /**
  * LittleHorse's long-poll protocol: a RegisterTaskWorker heartbeat that says which hosts to poll,
  * and one PollTask stream per host. Each PollTaskRequest asks for at most one task, so flow control
@@ -36,8 +39,7 @@ export class TaskPoller {
 
   /** Registers once (rejects if LittleHorse refuses), then keeps the heartbeat going. */
   async start(): Promise<void> {
-    const healthy = await this.heartbeat();
-    this.scheduleHeartbeat(healthy ? (this.options.heartbeatMs ?? 5_000) : 1_000);
+    this.heartbeatAfter(await this.heartbeat());
   }
 
   /** Whether to ask for work; requests already parked on the server cannot be taken back. */
@@ -59,18 +61,18 @@ export class TaskPoller {
     this.streams.clear();
   }
 
-  private scheduleHeartbeat(ms: number): void {
+  /** The next heartbeat: on LittleHorse's interval, or sooner after a rebalance or a failure. */
+  private heartbeatAfter(healthy: boolean): void {
     if (this.stopped) return;
     this.heartbeatTimer = setTimeout(async () => {
       try {
-        const healthy = await this.heartbeat();
-        this.scheduleHeartbeat(healthy ? (this.options.heartbeatMs ?? 5_000) : 1_000);
+        this.heartbeatAfter(await this.heartbeat());
       } catch (error) {
         // Keep the streams we have: a failed heartbeat is usually a rebalance or a restart.
         this.options.logger.warn('RegisterTaskWorker failed; keeping current streams', { error: (error as Error).message });
-        this.scheduleHeartbeat(1_000);
+        this.heartbeatAfter(false);
       }
-    }, ms);
+    }, healthy ? (this.options.heartbeatMs ?? 5_000) : SOON_AFTER_TROUBLE_MS);
     this.heartbeatTimer.unref();
   }
 

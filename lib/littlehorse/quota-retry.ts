@@ -4,12 +4,10 @@ import { sleep } from '../backoff.js';
 
 const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 
-export interface QuotaRetryOptions {
-  /** Calls in all, the first included. */
-  maxAttempts?: number;
-  /** Give up rather than wait longer than this in all. */
-  maxTotalDelayMs?: number;
-}
+/** Calls in all, the first included. */
+const MAX_ATTEMPTS = 5;
+/** Give up rather than wait longer than this in all. */
+const MAX_TOTAL_DELAY_MS = 30_000;
 
 /**
  * LittleHorse ≥ 1.1 answers a request over its quota with RESOURCE_EXHAUSTED and a RetryInfo saying
@@ -20,9 +18,7 @@ export interface QuotaRetryOptions {
  * signal aborts. Without RetryInfo it does not retry, as the SDKs do not: grpc-js raises the same code
  * for a message over its size limit, which no retry fixes.
  */
-export function quotaRetry(options: QuotaRetryOptions = {}) {
-  const maxAttempts = options.maxAttempts ?? 5;
-  const maxTotalDelayMs = options.maxTotalDelayMs ?? 30_000;
+export function quotaRetry() {
   return async function* quotaRetryMiddleware<Req, Res>(call: ClientMiddlewareCall<Req, Res>, callOptions: CallOptions) {
     if (call.requestStream || call.responseStream) return yield* call.next(call.request, callOptions);
     let waited = 0;
@@ -40,7 +36,7 @@ export function quotaRetry(options: QuotaRetryOptions = {}) {
         if (!(error instanceof ClientError) || error.code !== Status.RESOURCE_EXHAUSTED) throw error;
         const details = trailer?.get('grpc-status-details-bin');
         const delay = details && retryDelayMs(details);
-        if (delay === undefined || attempt >= maxAttempts || waited + delay > maxTotalDelayMs) throw error;
+        if (delay === undefined || attempt >= MAX_ATTEMPTS || waited + delay > MAX_TOTAL_DELAY_MS) throw error;
         // An abort during the wait ends the call with the quota error, the true cause.
         await sleep(delay, callOptions.signal).catch(() => {
           throw error;
@@ -57,7 +53,7 @@ export function quotaRetry(options: QuotaRetryOptions = {}) {
  * Status{details = 3: repeated Any}, Any{type_url = 1, value = 2}, RetryInfo{retry_delay = 1: Duration},
  * Duration{seconds = 1: int64, nanos = 2: int32}.
  */
-export function retryDelayMs(statusDetails: Uint8Array): number | undefined {
+function retryDelayMs(statusDetails: Uint8Array): number | undefined {
   try {
     for (const any of fieldsOf(statusDetails, 3)) {
       const [typeUrl] = fieldsOf(any, 1);
