@@ -92,7 +92,6 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   }
 
   const report = toReport(task, outcome, lines, new Date());
-
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   const budgetMs = Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
@@ -118,6 +117,7 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
   let cleared = false;
   let timer: NodeJS.Timeout | undefined;
   setImmediate(async () => {
+    if (cleared) return; // finished already (bad input, ComfyUI away): no deadline to set
     const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
     windowMs = timeoutSec * 1000;
     if (cleared) return;
