@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
-import { FailureError, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import { stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
 import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
@@ -89,12 +89,17 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
-    outcome = { ok: false, failure: caughtFailure(error, controller.signal, logger) };
+    outcome = { ok: false, failure: caughtFailure(error, controller.signal) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
     deadline.clear();
   }
 
+  if (!outcome.ok && outcome.failure.kind === 'unavailable' && outcome.failure.cause !== undefined) {
+    // A bug: its stack and cause go to the worker's log, never to the task's output.
+    const { cause } = outcome.failure;
+    logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
+  }
   const report = toReport(task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   // A shutdown leaves less: the report must land inside the platform's stop window.
@@ -112,23 +117,11 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   return { outcome, delivered: !undelivered };
 }
 
-/**
- * A throw that reached the task's edge: the stop reason when the task was stopped, the failure it
- * carries when it is a known one, else a bug, logged with its stack and cause (never in the task's
- * output) and reported as an unexpected failure that LittleHorse may retry.
- */
-function caughtFailure(error: unknown, signal: AbortSignal, logger: TaskLogger) {
-  if (signal.aborted) {
-    const reason: unknown = signal.reason;
-    return unavailable(reason instanceof Error ? reason.message : String(reason));
-  }
-  if (error instanceof FailureError) return error.failure;
+/** A throw that reached the task's edge: the stop reason when the task was stopped, else its Failure. */
+function caughtFailure(error: unknown, signal: AbortSignal) {
+  if (signal.aborted) return stoppedBy(signal.reason);
   if (error instanceof ComfyNotBack) return unavailable(error.message);
-  logger.error('unexpected error while running the task', { error: error instanceof Error ? error : new Error(String(error)) });
-  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return unavailable(`The worker hit an unexpected error (${detail}); this is a bug in comfyui-worker, its log has the stack. LittleHorse may retry the task.`, {
-    unexpected: true,
-  });
+  return toFailure(error);
 }
 
 /** The task waited for ComfyUI to answer again, in vain. */
