@@ -14,6 +14,7 @@ import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
+import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
 
 export interface RunnerDeps {
@@ -42,6 +43,7 @@ export class Runner {
   private health: ComfyHealth | undefined;
   private pollerStopped: Promise<void> = Promise.resolve();
   private readonly shutdownClock: ShutdownClock;
+  private readonly timeouts: TaskTimeouts;
   private tasksDone = 0;
   /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
   private undelivered = 0;
@@ -51,6 +53,7 @@ export class Runner {
 
   constructor(private readonly deps: RunnerDeps) {
     this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
+    this.timeouts = new TaskTimeouts(() => deps.connections.bootstrap(), deps.logger);
   }
 
   get stopping(): boolean {
@@ -102,6 +105,7 @@ export class Runner {
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
         shutdown: this.shutdownClock,
+        timeouts: this.timeouts,
       });
       const { outcome, delivered } = await this.current.done;
       this.current = undefined;

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
+import type { WfRunId } from 'littlehorse-client/proto';
 import { stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
 import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
@@ -11,9 +11,8 @@ import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
+import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 
-/** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
-const DEFAULT_TASK_TIMEOUT_SEC = 60;
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
 
@@ -29,6 +28,8 @@ export interface TaskExecutionDeps {
   comfyReady: (signal: AbortSignal) => Promise<void>;
   /** Bounds cleanup and the report once the worker is stopping. */
   shutdown: ShutdownClock;
+  /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
+  timeouts: TaskTimeouts;
 }
 
 export interface RunningTask {
@@ -129,7 +130,7 @@ class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.
- * The timeout is read (GetTaskRun) beside the ComfyUI work, once the prompt is on its way, not
+ * The timeout is learnt (TaskTimeouts) beside the ComfyUI work, once the prompt is on its way, not
  * before it: it would be a round trip on the critical path of every task, and the deadline counts
  * from the claim anyway.
  */
@@ -139,7 +140,7 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
   let timer: NodeJS.Timeout | undefined;
   setImmediate(async () => {
     if (cleared) return; // finished already (bad input, ComfyUI away): no deadline to set
-    const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
+    const timeoutSec = await deps.timeouts.secondsFor(polled.task, AbortSignal.timeout(5_000));
     windowMs = timeoutSec * 1000;
     if (cleared) return;
     const deadlineAt = polled.receivedAt + Math.max(windowMs - deps.timeoutMarginMs, windowMs / 2);
@@ -157,20 +158,6 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
       clearTimeout(timer);
     },
   };
-}
-
-/** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
-async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: TaskLogger): Promise<number> {
-  if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
-  try {
-    const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });
-    return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
-  } catch (error) {
-    logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
-      error: (error as Error).message,
-    });
-    return DEFAULT_TASK_TIMEOUT_SEC;
-  }
 }
 
 /** The WfRunId chain, outermost parent first. */
