@@ -8,6 +8,9 @@ export type RunScript =
   | { kind: 'error'; nodeId?: string; exceptionType?: string; message?: string }
   | { kind: 'interrupted' };
 
+/** How an answer is lost: the connection cut ('reset'), or a proxy's 502 ('bad-gateway'). */
+export type LostAnswer = 'reset' | 'bad-gateway';
+
 export interface FakeComfyOptions {
   host?: string;
   port?: number;
@@ -47,6 +50,8 @@ export interface FakeComfy {
   up(): Promise<void>;
   /** The process restarted: queue, running prompt, history and prompt numbers are gone, sockets are cut. */
   restart(): void;
+  /** The next n POST /prompt are handled (a valid prompt is queued) but their answer is lost. */
+  loseNextPromptAnswers(n: number, how?: LostAnswer): void;
   /** The next n HTTP requests (optionally only to a route: '/history' or 'GET /history') answer `status`. */
   failNext(n: number, status?: number, route?: string): void;
   readonly stats: FakeStats;
