@@ -38,7 +38,7 @@ export interface FakeComfy {
   historyDelayMs: number;
   /** File entries come out as '../escape.png' and with an absolute subfolder (VHS fullpath '/etc/passwd'). */
   hostileFilenames: boolean;
-  /** Sockets stay open but nothing is sent to anyone (ComfyUI #3390). */
+  /** Sockets stay open but nothing is sent to anyone, not even a pong (ComfyUI #3390). */
   silent: boolean;
   /** Terminates every open WebSocket now. */
   dropSockets(): void;
