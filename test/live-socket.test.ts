@@ -58,7 +58,7 @@ describe('the live socket', () => {
   });
 
   it('keeps a quiet connection open while ComfyUI answers its pings', async () => {
-    const { signals } = await connectedSocket({ pingIntervalMs: 40, pongTimeoutMs: 40 });
+    const { signals } = await connectedSocket({ pingIntervalMs: 50, pongTimeoutMs: 30 });
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(signals).toEqual([]);
     expect(comfy.stats.wsConnections).toBe(1);

@@ -10,7 +10,7 @@ export interface LiveSocketOptions {
   logger: StructuredLog;
   /** A ping goes out this often (default 2.5 s). */
   pingIntervalMs?: number;
-  /** Nothing heard (pong or message) this long after a ping: the connection is dead (default 2 s). */
+  /** Nothing heard (pong or message) this long after a ping: the connection is dead (default 2 s; keep it ≤ pingIntervalMs). */
   pongTimeoutMs?: number;
   /** Reconnect backoff: the first delay and the ceiling (default 100 ms and 5 s). */
   reconnectDelayMs?: { first: number; max: number };
@@ -111,13 +111,13 @@ export class LiveSocket implements LiveEvents {
       this.options.logger.debug('ComfyUI live events connected', { clientId: this.clientId });
       const pongTimeoutMs = this.options.pongTimeoutMs ?? PONG_TIMEOUT_MS;
       this.pingTimer = setInterval(() => {
-        heard = false;
         socket.ping();
-        clearTimeout(this.pongTimer);
+        if (this.pongTimer !== undefined) return; // one deadline at a time: the earliest ping's
+        heard = false;
         this.pongTimer = setTimeout(() => {
+          this.pongTimer = undefined;
           if (heard) return;
-          const log = this.wasSilent ? this.options.logger.debug : this.options.logger.warn;
-          log.call(this.options.logger, 'ComfyUI live events silent (no pong): reconnecting, and reading history meanwhile', { pongTimeoutMs });
+          this.options.logger[this.wasSilent ? 'debug' : 'warn']('ComfyUI live events silent (no pong in time): reconnecting', { pongTimeoutMs });
           this.wasSilent = true;
           socket.terminate();
         }, pongTimeoutMs);
@@ -155,6 +155,7 @@ export class LiveSocket implements LiveEvents {
   private stopPinging(): void {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
   }
 
   private emit(signal: LiveSignal): void {
