@@ -107,15 +107,6 @@ export class ComfyClient {
   }
 }
 
-/** A POST /prompt answer below 500 → the prompt id, or the Failure it stands for. */
-function accepted(reply: HttpReply): string {
-  if (reply.status === 400) {
-    const rejected = promptRejectedSchema.safeParse(reply.body);
-    if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
-  }
-  return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
-}
-
 function rejectionFailure(rejected: PromptRejected): Failure {
   const error = typeof rejected.error === 'string' ? { message: rejected.error } : (rejected.error ?? {});
   const nodes = Object.entries(rejected.node_errors ?? {}).map(([nodeId, node]) => ({
@@ -140,6 +131,15 @@ function expect<T extends z.ZodType>(reply: HttpReply, schema: T, route: string)
   const parsed = schema.safeParse(reply.body);
   if (!parsed.success) throw new FailureError(unexpected(route, parsed.error.issues[0]?.message));
   return parsed.data;
+}
+
+/** A POST /prompt answer below 500 → the prompt id, or the Failure it stands for. */
+function accepted(reply: HttpReply): string {
+  if (reply.status === 400) {
+    const rejected = promptRejectedSchema.safeParse(reply.body);
+    if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
+  }
+  return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
 }
 
 function expectOk(reply: HttpReply, route: string): void {
