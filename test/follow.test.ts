@@ -204,6 +204,13 @@ describe('following a prompt', () => {
     expect(completion.failure.message).toContain('could not be reached');
   });
 
+  it('checks at once when the socket came back while the prompt was being submitted (its events may be missed)', async () => {
+    const { comfy, follow } = setup();
+    comfy.where = 'done';
+    expect((await follow([{ type: 'connected' }])).status).toBe('success');
+    expect(comfy.calls.map((c) => `${c.at} ${c.route}`)).toEqual(['0 GET /queue', '0 GET /history']);
+  });
+
   it('replays what the socket said while the prompt was being submitted', async () => {
     const { comfy, follow } = setup();
     comfy.where = 'done';
