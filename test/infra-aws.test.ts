@@ -216,14 +216,14 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
           expect(comfy.DependsOn).toContainEqual({ ContainerName: 'fetch-models', Condition: 'SUCCESS' });
           const fetchEnv = envOf(fetch!.Environment);
           expect(fetchEnv.MODELS_BUCKET).toBe(scenario.parameters.ModelsBucket);
-          expect(fetchEnv.COMFYUI_UID).toBe(comfy.User);
+          expect(fetchEnv.OUTPUTS_OWNER).toBe(comfy.User);
           const script = (fetch!.Command ?? []).join(' ');
           const modelsTarget = (fetch!.MountPoints ?? []).find((m) => m.SourceVolume === 'models')?.ContainerPath;
           expect(script).toContain(`aws s3 sync "s3://$MODELS_BUCKET/$MODELS_PREFIX" ${modelsTarget} `);
           const comfyModels = (comfy.MountPoints ?? []).find((m) => m.SourceVolume === 'models');
           expect(comfyModels?.ContainerPath, "ComfyUI reads the cache as its models folder").toBe('/root/ComfyUI/models');
           const outputsTarget = (fetch!.MountPoints ?? []).find((m) => m.SourceVolume === 'outputs')?.ContainerPath;
-          expect(script).toContain(`chown "$COMFYUI_UID" ${outputsTarget}`);
+          expect(script).toContain(`chown "$OUTPUTS_OWNER" ${outputsTarget}`);
         });
 
         it('runs the task on GPU instances of a capacity provider, one per instance, within their memory', () => {
