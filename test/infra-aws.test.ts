@@ -57,6 +57,12 @@ const INSTANCE_MEMORY_OVERHEAD_MIB = 1024;
 /** How long Fargate may take to place a task and pull the image, on top of the schedule's retry window. */
 const FARGATE_START_ALLOWANCE_SEC = 180;
 
+/**
+ * The embedded-metric-format metrics the worker writes to its log (the flow-control work): the
+ * alarms depend on these names. Change both together.
+ */
+const WORKER_METRICS = { namespace: 'ComfyUIWorker', dimension: 'TaskDef', names: ['TasksFailed', 'ReportsUndelivered', 'BacklogAge'] };
+
 const awsScenarios: { name: string; parameters: ParameterValues }[] = [
   { name: 'service mode with only the required parameters', parameters: {} },
   {
@@ -293,6 +299,24 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
     expect(sharedWithoutEfs.refusals()).toEqual([expect.stringContaining('SharedOutputsNeedEfs')]);
     const secretByName = new Stack(template, { ...REQUIRED_PARAMETERS, CaCertArn: 'lh-ca' });
     expect(secretByName.refusals()).toEqual([expect.stringContaining('CaCertArn=lh-ca')]);
+  });
+
+  it("alarms on failed tasks, undelivered reports and backlog age, for this worker's TaskDef", () => {
+    const withTopic: ParameterValues = { AlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:comfyui-alerts', TaskName: 'render-thumbnail' };
+    for (const parameters of [{} as ParameterValues, withTopic]) {
+      const stack = new Stack(template, { ...REQUIRED_PARAMETERS, ...parameters });
+      const taskName = envOf(workerOf(stack).worker.Environment).LHW_TASK_NAME;
+      const alarms = Object.entries(template.Resources)
+        .filter(([name, resource]) => resource.Type === 'AWS::CloudWatch::Alarm' && stack.exists(name))
+        .map(([name]) => stack.properties(name) as { Namespace: string; MetricName: string; Dimensions: unknown[]; TreatMissingData: string; AlarmActions?: string[] });
+      expect(alarms.map((a) => a.MetricName).sort()).toEqual([...WORKER_METRICS.names].sort());
+      for (const alarm of alarms) {
+        expect(alarm.Namespace).toBe(WORKER_METRICS.namespace);
+        expect(alarm.Dimensions).toEqual([{ Name: WORKER_METRICS.dimension, Value: taskName }]);
+        expect(alarm.TreatMissingData, 'no worker running is not an alarm').toBe('notBreaching');
+        expect(alarm.AlarmActions).toEqual('AlarmTopicArn' in parameters ? [parameters.AlarmTopicArn] : undefined);
+      }
+    }
   });
 
   it('refuses a ComfyUI image without a digest, a GPU job, or no ComfyUI at all', () => {
