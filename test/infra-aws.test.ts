@@ -347,3 +347,11 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('the AWS guide (docs/deploy-aws.md)', () => {
+  it("names every parameter of the template", () => {
+    const guide = read('docs/deploy-aws.md');
+    const unexplained = Object.keys(template.Parameters).filter((name) => !new RegExp(`\\b${name}\\b`).test(guide));
+    expect(unexplained).toEqual([]);
+  });
+});
