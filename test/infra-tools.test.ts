@@ -123,15 +123,23 @@ describe('Cloud Run manifests and the guide commands, by gcloud', () => {
     expect(problems).toEqual([]);
   });
 
-  it(`refuses a misspelt flag, the old --region of worker-pools replace, and a misspelt manifest field${absent(gcloud, 'gcloud')}`, { skip: !gcloud, timeout: 120_000 }, () => {
+  it(`fails a guide with a misspelt flag, the old --region of worker-pools replace, or a misspelt manifest field${absent(gcloud, 'gcloud')}`, { skip: !gcloud, timeout: 120_000 }, () => {
+    // Through the same path as the guides: Markdown, shell, envsubst'd manifests, gcloud.
     const pool = 'infra/gcp/worker-pool.yaml';
-    const misspeltField = filledManifestFile(pool, filledCloudRunManifest(pool).replace('volumeMounts:', 'volumeMount:'));
-    const lines = [
-      ['run', 'jobs', 'execute', 'comfyui-worker-drain', '--regoin', 'europe-west4'],
-      ['beta', 'run', 'worker-pools', 'replace', filledManifestFile(pool), '--region', 'europe-west4'],
-      deployArgv(pool, misspeltField),
-    ];
-    const results = runGcloud(gcloud!, lines, root);
+    const misspelt = filledManifestFile(pool, filledCloudRunManifest(pool).replace('volumeMounts:', 'volumeMount:'));
+    const guide = [
+      '```sh',
+      'export GCP_REGION=europe-west4',
+      'gcloud run jobs execute comfyui-worker-drain --regoin $GCP_REGION',
+      'envsubst < infra/gcp/worker-pool.yaml > /tmp/worker-pool.yaml',
+      'gcloud beta run worker-pools replace /tmp/worker-pool.yaml --region $GCP_REGION',
+      `gcloud beta run worker-pools replace ${misspelt}`,
+      '```',
+    ].join('\n');
+    const commands = shellBlocks(guide).flatMap((block) => shellCommands(block.code, new Map(), 'a broken guide', block.line));
+    const generated = generatedManifests(commands);
+    const ours = commands.filter((c) => c.words[0] === 'gcloud');
+    const results = runGcloud(gcloud!, ours.map((c) => cliArgv(c, generated)), workspace());
     expect(results.map((r) => r.verdict), results.map((r) => describeResult('refusal check', r)).join('\n')).toEqual(['refused', 'refused', 'refused']);
   });
 });
@@ -149,12 +157,16 @@ describe('the guide commands, by the AWS CLI', () => {
     expect(problems).toEqual([]);
   });
 
-  it(`refuses a misspelt flag and a misspelt request field${absent(aws, 'aws')}`, { skip: !aws, timeout: 60_000 }, async () => {
-    const lines = [
-      ['ecs', 'run-task', '--clustr', 'comfyui-worker', '--task-definition', 'comfyui-worker-worker'],
-      ['ecs', 'run-task', '--cluster', 'comfyui-worker', '--task-definition', 'comfyui-worker-worker', '--overrides', '{"containerOverides":[]}'],
-    ];
-    const results = await runAwsAll(aws!, lines, root);
+  it(`fails a guide with a misspelt flag or a misspelt request field${absent(aws, 'aws')}`, { skip: !aws, timeout: 60_000 }, async () => {
+    const guide = [
+      '```sh',
+      'export CLUSTER=comfyui-worker',
+      'aws ecs run-task --clustr $CLUSTER --task-definition comfyui-worker-worker',
+      `aws ecs run-task --cluster $CLUSTER --task-definition comfyui-worker-worker --overrides '{"containerOverides":[]}'`,
+      '```',
+    ].join('\n');
+    const commands = shellBlocks(guide).flatMap((block) => shellCommands(block.code, new Map(), 'a broken guide', block.line));
+    const results = await runAwsAll(aws!, commands.map((c) => cliArgv(c, new Map())), workspace());
     expect(results.map((r) => r.verdict), results.map((r) => describeResult('refusal check', r)).join('\n')).toEqual(['refused', 'refused']);
   });
 });
