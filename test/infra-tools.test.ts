@@ -4,10 +4,10 @@
 // through that CLI's argument parser (no account, no credentials, no network: a command that
 // parses stops where it would first need credentials). Where a tool is not on PATH its tests are
 // skipped, with a notice saying so.
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type ShellCommand, shellBlocks, shellCommands } from './support/doc-commands.js';
 import { awsMajorVersion, type CliResult, findOnPath, runAwsAll, runCfnLint, runGcloud } from './support/infra-cli.js';
 import { filledCloudRunManifest, GCP_PLACEHOLDERS, infra, read, root } from './support/infra-manifest.js';
@@ -21,6 +21,11 @@ for (const [name, found] of [['cfn-lint', cfnLint], ['gcloud', gcloud], ['aws', 
 }
 const absent = (tool: string | undefined, name: string) => (tool ? '' : ` (skipped: ${name} is not on PATH)`);
 
+// Every file the tests write (manifests, homes, workspaces) goes under one folder, removed at the end.
+const scratch = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-infra-tools-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const newFolder = (name: string) => mkdtempSync(path.join(scratch, `${name}-`));
+
 const templates = readdirSync(path.join(infra, 'aws'))
   .filter((file) => file.endsWith('.yaml'))
   .map((file) => `infra/aws/${file}`);
@@ -30,7 +35,7 @@ const manifests = readdirSync(path.join(infra, 'gcp'))
 
 /** A Cloud Run manifest filled in as envsubst would, in a file of its own. */
 function filledManifestFile(relative: string, text = filledCloudRunManifest(relative)): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'comfyui-worker-manifest-')), path.basename(relative));
+  const file = path.join(newFolder('manifest'), path.basename(relative));
   writeFileSync(file, text);
   return file;
 }
@@ -82,7 +87,7 @@ function generatedManifests(commands: ShellCommand[]): Map<string, string> {
  * folder (the guides upload `models` from the current folder, and the CLIs look for it first).
  */
 function workspace(): string {
-  const folder = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-guide-'));
+  const folder = newFolder('guide');
   symlinkSync(infra, path.join(folder, 'infra'));
   mkdirSync(path.join(folder, 'models'));
   return folder;
@@ -96,7 +101,7 @@ const AWS_V2_ONLY = ['logs tail'];
 describe('CloudFormation templates, by cfn-lint', () => {
   it(`passes cfn-lint (${templates.join(', ')}), and fails a copy with a misspelt property${absent(cfnLint, 'cfn-lint')}`, { skip: !cfnLint, timeout: 120_000 }, () => {
     // One cfn-lint run (~10 s) for both: the findings must all be the copy's.
-    const broken = path.join(mkdtempSync(path.join(tmpdir(), 'comfyui-worker-cfn-')), 'misspelt.yaml');
+    const broken = path.join(newFolder('cfn'), 'misspelt.yaml');
     writeFileSync(broken, read('infra/aws/comfyui-worker.yaml').replace('StopTimeout: 30', 'StopTimeOut: 30'));
     const { code, output } = runCfnLint(cfnLint!, [...templates, broken], root);
     const findings = output.split('\n').filter(Boolean);
@@ -108,7 +113,7 @@ describe('CloudFormation templates, by cfn-lint', () => {
 
 describe('Cloud Run manifests and the guide commands, by gcloud', () => {
   it(`parses every manifest as the Cloud Run API message it deploys${absent(gcloud, 'gcloud')}`, { skip: !gcloud, timeout: 120_000 }, () => {
-    const results = runGcloud(gcloud!, manifests.map((m) => deployArgv(m, filledManifestFile(m))), root);
+    const results = runGcloud(gcloud!, manifests.map((m) => deployArgv(m, filledManifestFile(m))), root, newFolder('gcloud-home'));
     const problems = results.filter((r) => r.verdict !== 'accepted').map((r, i) => describeResult(manifests[i]!, r));
     expect(problems).toEqual([]);
   });
@@ -118,7 +123,7 @@ describe('Cloud Run manifests and the guide commands, by gcloud', () => {
     const generated = generatedManifests(commands);
     const ours = commands.filter((c) => c.words[0] === 'gcloud');
     expect(ours.length, 'the guides name gcloud commands').toBeGreaterThan(10);
-    const results = runGcloud(gcloud!, ours.map((c) => cliArgv(c, generated)), workspace());
+    const results = runGcloud(gcloud!, ours.map((c) => cliArgv(c, generated)), workspace(), newFolder('gcloud-home'));
     const problems = results.flatMap((result, i) => (result.verdict === 'accepted' ? [] : [describeResult(ours[i]!.where, result)]));
     expect(problems).toEqual([]);
   });
@@ -139,7 +144,7 @@ describe('Cloud Run manifests and the guide commands, by gcloud', () => {
     const commands = shellBlocks(guide).flatMap((block) => shellCommands(block.code, new Map(), 'a broken guide', block.line));
     const generated = generatedManifests(commands);
     const ours = commands.filter((c) => c.words[0] === 'gcloud');
-    const results = runGcloud(gcloud!, ours.map((c) => cliArgv(c, generated)), workspace());
+    const results = runGcloud(gcloud!, ours.map((c) => cliArgv(c, generated)), workspace(), newFolder('gcloud-home'));
     expect(results.map((r) => r.verdict), results.map((r) => describeResult('refusal check', r)).join('\n')).toEqual(['refused', 'refused', 'refused']);
   });
 });
@@ -152,7 +157,7 @@ describe('the guide commands, by the AWS CLI', () => {
     const unchecked = commands.filter((c) => major < 2 && AWS_V2_ONLY.some((v2) => c.words.slice(1).join(' ').startsWith(v2)));
     for (const c of unchecked) console.warn(`NOTICE: ${c.where}: "aws ${c.words.slice(1, 3).join(' ')}" needs AWS CLI v2; this machine has v${major}: not checked.`);
     const checked = commands.filter((c) => !unchecked.includes(c));
-    const results = await runAwsAll(aws!, checked.map((c) => cliArgv(c, new Map())), workspace());
+    const results = await runAwsAll(aws!, checked.map((c) => cliArgv(c, new Map())), workspace(), newFolder('aws-home'));
     const problems = results.flatMap((result, i) => (result.verdict === 'accepted' ? [] : [describeResult(checked[i]!.where, result)]));
     expect(problems).toEqual([]);
   });
@@ -166,7 +171,7 @@ describe('the guide commands, by the AWS CLI', () => {
       '```',
     ].join('\n');
     const commands = shellBlocks(guide).flatMap((block) => shellCommands(block.code, new Map(), 'a broken guide', block.line));
-    const results = await runAwsAll(aws!, commands.map((c) => cliArgv(c, new Map())), workspace());
+    const results = await runAwsAll(aws!, commands.map((c) => cliArgv(c, new Map())), workspace(), newFolder('aws-home'));
     expect(results.map((r) => r.verdict), results.map((r) => describeResult('refusal check', r)).join('\n')).toEqual(['refused', 'refused']);
   });
 });

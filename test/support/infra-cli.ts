@@ -3,8 +3,7 @@
 // here reaches a network: each CLI runs with an empty configuration and no credentials, and a
 // command it accepts stops where it would first need them.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /** The executable `name` on PATH, or undefined. */
@@ -44,13 +43,12 @@ export function gcloudVerdict(code: number | string | null, stderr: string): Ver
 
 /**
  * Runs each argument list through gcloud's own CLI in one Python process (test/support/gcloud-argv.py),
- * from `cwd`, with an empty configuration and project `my-project`.
+ * from `cwd`, with `home` (an empty folder) as home and configuration, and project `my-project`.
  */
-export function runGcloud(gcloud: string, argvs: string[][], cwd: string): CliResult[] {
+export function runGcloud(gcloud: string, argvs: string[][], cwd: string, home: string): CliResult[] {
   const sdk = path.dirname(path.dirname(realpathSync(gcloud)));
   const bundled = path.join(sdk, 'platform', 'bundledpythonunix', 'bin', 'python3');
   const python = existsSync(bundled) ? bundled : (process.env.CLOUDSDK_PYTHON ?? 'python3');
-  const home = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-gcloud-'));
   const result = spawnSync(python, [path.join(import.meta.dirname, 'gcloud-argv.py'), sdk], {
     cwd,
     input: JSON.stringify(argvs),
@@ -88,9 +86,8 @@ export function awsMajorVersion(aws: string): number {
   return Number(/aws-cli\/(\d+)/.exec(`${result.stdout}${result.stderr}`)?.[1] ?? 0);
 }
 
-/** An empty home for the AWS CLI: no configuration, no credentials, no instance metadata. */
-function awsEnv(): Record<string, string> {
-  const home = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-aws-'));
+/** The AWS CLI's environment with `home` (an empty folder): no configuration, no credentials, no instance metadata. */
+function awsEnv(home: string): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
@@ -112,22 +109,22 @@ function awsPython(aws: string): string | undefined {
 }
 
 /**
- * Runs AWS CLI command lines from `cwd` with no configuration and no credentials: in one Python
+ * Runs AWS CLI command lines from `cwd`, with `home` (an empty folder) and no credentials: in one Python
  * process for v1 (test/support/aws-argv.py), else one `aws` process per command, 3 at a time.
  */
-export async function runAwsAll(aws: string, argvs: string[][], cwd: string): Promise<CliResult[]> {
+export async function runAwsAll(aws: string, argvs: string[][], cwd: string, home: string): Promise<CliResult[]> {
   const python = awsPython(aws);
-  if (!python) return inBatches(argvs, 3, (argv) => runAws(aws, argv, cwd));
-  const result = spawnSync(python, [path.join(import.meta.dirname, 'aws-argv.py')], { cwd, input: JSON.stringify(argvs), encoding: 'utf8', timeout: 120_000, env: awsEnv() });
+  if (!python) return inBatches(argvs, 3, (argv) => runAws(aws, argv, cwd, home));
+  const result = spawnSync(python, [path.join(import.meta.dirname, 'aws-argv.py')], { cwd, input: JSON.stringify(argvs), encoding: 'utf8', timeout: 120_000, env: awsEnv(home) });
   if (result.status !== 0) throw new Error(`aws-argv.py failed (${result.status}):\n${result.stderr}`);
   const answers = JSON.parse(result.stdout) as { argv: string[]; code: number; stderr: string }[];
   return answers.map((answer) => ({ ...answer, verdict: awsVerdict(answer.code, answer.stderr) }));
 }
 
 /** Runs one AWS CLI command from `cwd` with no configuration and no credentials. */
-function runAws(aws: string, argv: string[], cwd: string): Promise<CliResult> {
+function runAws(aws: string, argv: string[], cwd: string, home: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(aws, argv, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: awsEnv() });
+    const child = spawn(aws, argv, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: awsEnv(home) });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
