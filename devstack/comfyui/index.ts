@@ -164,7 +164,7 @@ class FakeComfyServer implements FakeComfy {
         hub: this.hub,
         dirs: this.dirs,
         steps: this.opts.steps ?? 4,
-        runTimeMs: this.runTimeMs,
+        runTimeMs: this.opts.runTimeFor?.(item[2] as Record<string, unknown>) ?? this.runTimeMs,
         sendExecutionSuccess: this.opts.sendExecutionSuccess ?? true,
         hostileFilenames: () => this.hostileFilenames,
         interrupted: () => this.interruptFlag,

@@ -15,6 +15,8 @@ export interface FakeComfyOptions {
   tempDir?: string;
   inputDir?: string;
   runTimeMs?: number;
+  /** A run time per prompt (the benchmark's mixed durations); undefined falls back to runTimeMs. */
+  runTimeFor?: (prompt: Record<string, unknown>) => number | undefined;
   steps?: number;
   sendExecutionSuccess?: boolean;
   acceptsPromptId?: boolean;
