@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { ENV_NAMES, envSchema, parseConfig, type EnvName } from '../../lib/config.js';
+import { STOP_AND_REPORT_MS } from '../../lib/shutdown-clock.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const infra = path.join(root, 'infra');
@@ -27,7 +28,7 @@ const FILE_PATH_VARIABLES: EnvName[] = ['COMFYUI_OUTPUT_DIR', 'LHC_CA_CERT', 'LH
  * report it: its one shutdown deadline is grace + this, and must fit in the platform's window
  * between SIGTERM and SIGKILL (ECS StopTimeout, Cloud Run's fixed 10 s).
  */
-export const SHUTDOWN_ALLOWANCE_SEC = 2;
+export const SHUTDOWN_ALLOWANCE_SEC = STOP_AND_REPORT_MS / 1000;
 export const FARGATE_MAX_STOP_TIMEOUT_SEC = 120;
 export const CLOUD_RUN_TERMINATION_SEC = 10;
 
