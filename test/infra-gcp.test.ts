@@ -69,6 +69,9 @@ function cloudRunSetup(relative: string, resource: RunResource): WorkerSetup {
   return { label: relative, env, secretNames, mountPaths: (worker.volumeMounts ?? []).map((m) => m.mountPath) };
 }
 
+/** How long after Cloud Scheduler fires a job execution's container may start. */
+const CLOUD_RUN_JOB_START_ALLOWANCE_SEC = 120;
+
 /** Cloud Run quantities (512Mi, 16Gi, 1G) in GiB. */
 function gibibytes(quantity: string): number {
   const match = /^(\d+(?:\.\d+)?)(Mi|Gi|M|G)$/.exec(quantity);
@@ -208,7 +211,7 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
     });
   }
 
-  it('schedules the job no more often than its task timeout, so executions never overlap', () => {
+  it('ends each job run before the next scheduled one can start, the task timeout included', () => {
     const script = read('infra/gcp/schedule-job.sh');
     const job = loadCloudRun('infra/gcp/job.yaml');
     const jobName = /^JOB=(\S+)$/m.exec(script)?.[1];
@@ -216,7 +219,11 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
     const schedule = /^SCHEDULE='([^']+)'$/m.exec(script)?.[1] ?? '';
     const every = /^\*\/(\d+) \* \* \* \*$/.exec(schedule);
     expect(every, `the test reads only "*/N * * * *" schedules, not "${schedule}"`).not.toBeNull();
-    expect(Number(every![1]) * 60).toBeGreaterThanOrEqual(Number(podSpecOf(job).timeoutSeconds));
+    const period = Number(every![1]) * 60;
+    const config = checkWorker(cloudRunSetup('infra/gcp/job.yaml', job));
+    const latestEnd = CLOUD_RUN_JOB_START_ALLOWANCE_SEC + config.worker.maxRuntimeMs! / 1000;
+    expect(latestEnd, `a run may end ${latestEnd} s after the schedule fired`).toBeLessThanOrEqual(period);
+    expect(Number(podSpecOf(job).timeoutSeconds), 'the timeout backstop must fit the period too').toBeLessThanOrEqual(period);
   });
 });
 
