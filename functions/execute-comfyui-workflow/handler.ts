@@ -1,7 +1,7 @@
 import type { ComfyEvent } from '../../lib/comfyui/messages.js';
-import { type Failure, toFailure } from './failure.js';
+import { type Failure, FailureError, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
-import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
+import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile, unsafeOutput } from './outputs.js';
 import type { HandlerDeps } from './ports.js';
 import { ProgressLog } from './progress.js';
 import { parseWorkflow, type Workflow } from './workflow.js';
@@ -123,6 +123,9 @@ async function downloadAll(outputs: CollectedOutputs, deps: HandlerDeps): Promis
   const seen = new Set<string>();
   for (const file of outputs.files) {
     const destination = localPath(deps.settings.outputDir, file);
+    if (destination === undefined) {
+      throw new FailureError(unsafeOutput(file.node_id, file.filename, file.subfolder, 'the path resolves outside the output folder'));
+    }
     if (!seen.has(destination)) {
       seen.add(destination);
       await deps.download!(file, destination, deps.signal);
