@@ -85,6 +85,16 @@ export const envSchema = z.object({
   LHC_GRPC_KEEPALIVE_TIME_MS: count(45_000),
   LHC_GRPC_KEEPALIVE_TIMEOUT_MS: count(5_000),
   LHC_GRPC_RESOURCE_EXHAUSTED_RETRY: flag(true),
+  // grpc-js refuses messages over 4 MiB unless told otherwise. LittleHorse (LHServerListener) keeps
+  // grpc-java's 4 MiB per request it receives but sends without a limit, and a task carries all its
+  // input variables: 64 MiB leaves room, as the SDKs' variable of this name allows.
+  LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH: z
+    .string()
+    .trim()
+    .regex(/^(-1|\d+)$/, 'expects a number of bytes, or -1 for no limit')
+    .default(String(64 * 1024 ** 2))
+    .transform(Number)
+    .refine((n) => n !== 0, 'expects a number of bytes above 0, or -1 for no limit'),
 });
 
 export type EnvName = keyof typeof envSchema.shape;
@@ -132,6 +142,8 @@ export interface LittleHorseConfig {
   keepaliveTimeoutMs: number;
   /** Sleep the delay a RESOURCE_EXHAUSTED answer advertises and call again (unary calls only). */
   resourceExhaustedRetry: boolean;
+  /** Largest message accepted from LittleHorse, in bytes; -1 for no limit. */
+  maxReceiveMessageLength: number;
 }
 
 export interface Config {
@@ -206,6 +218,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         keepaliveTimeMs: e.LHC_GRPC_KEEPALIVE_TIME_MS,
         keepaliveTimeoutMs: e.LHC_GRPC_KEEPALIVE_TIMEOUT_MS,
         resourceExhaustedRetry: e.LHC_GRPC_RESOURCE_EXHAUSTED_RETRY,
+        maxReceiveMessageLength: e.LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
       },
     },
   };
