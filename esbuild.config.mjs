@@ -2,6 +2,28 @@
 // `node dist/runner.js` in a folder with no node_modules.
 import { build } from 'esbuild';
 import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * zod re-exports every translation of its error messages (`zod/v4/locales/index`, about 260 KB
+ * minified) though only English is ever used (zod configures it itself). Resolve that index, when
+ * zod imports it, to a module holding English alone.
+ */
+const englishOnlyZod = {
+  name: 'english-only-zod',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.c?js$/ }, (args) => {
+      if (!/[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)) return undefined;
+      const english = path.join(args.resolveDir, '../locales/en' + path.extname(args.path));
+      return { path: args.path, namespace: 'zod-english', pluginData: english };
+    });
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-english' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.pluginData)};`,
+      resolveDir: path.dirname(args.pluginData),
+      loader: 'js',
+    }));
+  },
+};
 
 await build({
   entryPoints: ['lib/main.ts'],
@@ -20,6 +42,7 @@ await build({
   // ws requires these optional native speed-ups inside try/catch.
   external: ['bufferutil', 'utf-8-validate', '@grpc/proto-loader'],
   logLevel: 'warning',
+  plugins: [englishOnlyZod],
 });
 
 // The repository's package.json says "type": "module"; this keeps dist/runner.js CommonJS
