@@ -43,6 +43,7 @@ await build({
   external: ['bufferutil', 'utf-8-validate', '@grpc/proto-loader'],
   logLevel: 'warning',
   plugins: [englishOnlyZod],
+  mainFields: ['module', 'main'],
 });
 
 // The repository's package.json says "type": "module"; this keeps dist/runner.js CommonJS

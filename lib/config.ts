@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { outputStoreConfig, outputStoreEnv, type OutputStoreConfig } from './storage/store-config.js';
 
 /** Every environment variable the worker reads, with its rule and default: the one source of truth. */
 const seconds = (fallback: number) =>
@@ -43,6 +44,7 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_OUTPUTS: flag(false),
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
+  ...outputStoreEnv,
   // Worker
   LHW_TASK_NAME: nonEmpty('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
     /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,
@@ -150,6 +152,8 @@ export interface Config {
   comfy: ComfyConfig;
   worker: WorkerConfig;
   littlehorse: LittleHorseConfig;
+  /** Undefined when outputs stay where ComfyUI (or the download) put them. */
+  outputStore: OutputStoreConfig | undefined;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -220,6 +224,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         resourceExhaustedRetry: e.LHC_GRPC_RESOURCE_EXHAUSTED_RETRY,
         maxReceiveMessageLength: e.LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
       },
+      outputStore: outputStoreConfig(e),
     },
   };
 }

@@ -12,6 +12,7 @@ import type { LittleHorseConnections } from './littlehorse/connection.js';
 import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
 import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
+import type { OutputStore } from './storage/s3-output-store.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ComfyHealth } from './comfyui/health.js';
 
@@ -21,6 +22,7 @@ export interface RunnerDeps {
   comfy: ComfyClient;
   live?: LiveSocket;
   download?: DownloadOutput;
+  store?: OutputStore;
   logger: Logger;
 }
 
@@ -81,6 +83,7 @@ export class Runner {
         comfy,
         live,
         download: this.deps.download,
+        store: this.deps.store,
         logger,
         settings: {
           outputDir: config.comfy.outputDir,

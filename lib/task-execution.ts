@@ -10,6 +10,7 @@ import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
+import type { OutputStore } from './storage/s3-output-store.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
 const DEFAULT_TASK_TIMEOUT_SEC = 60;
@@ -21,6 +22,7 @@ export interface TaskExecutionDeps {
   comfy: ComfyApi;
   live?: LiveEvents;
   download?: DownloadOutput;
+  store?: OutputStore;
   logger: Logger;
   settings: HandlerSettings;
   timeoutMarginMs: number;
@@ -74,6 +76,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         comfy: deps.comfy,
         live: deps.live,
         download: deps.download,
+        store: deps.store?.forTask({ wfRunId: wfRunIds.join('_'), taskGuid: ref.taskGuid }),
         log,
         logger,
         clock: { now: Date.now, sleep },

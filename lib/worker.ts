@@ -7,6 +7,8 @@ import { LiveSocket } from './comfyui/live-socket.js';
 import { LittleHorseConnections } from './littlehorse/connection.js';
 import { createLogger } from './logger.js';
 import { Runner } from './runner.js';
+import { outputSource } from './storage/output-source.js';
+import { s3OutputStore } from './storage/s3-output-store.js';
 
 export interface Worker {
   config: Config;
@@ -37,7 +39,8 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const comfy = new ComfyClient(http);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
   const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
-  const runner = new Runner({ config, connections, comfy, live, download, logger });
+  const store = config.outputStore ? s3OutputStore(config.outputStore, outputSource(http)) : undefined;
+  const runner = new Runner({ config, connections, comfy, live, download, store, logger });
   return {
     ok: true,
     worker: {
@@ -46,6 +49,7 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
       runner,
       close: () => {
         live?.close();
+        store?.close();
         http.close();
         connections.close();
       },

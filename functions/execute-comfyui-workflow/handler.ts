@@ -2,7 +2,7 @@ import type { ComfyEvent } from '../../lib/comfyui/messages.js';
 import { type Failure, FailureError, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile, unsafeOutput } from './outputs.js';
-import type { HandlerDeps } from './ports.js';
+import type { HandlerDeps, StoredOutput, StoreOutput } from './ports.js';
 import { ProgressLog } from './progress.js';
 import { parseWorkflow, type Workflow } from './workflow.js';
 
@@ -64,11 +64,12 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   if (!collected.ok) return finish(deps, { ok: false, failure: collected.failure, promptId });
   try {
     if (deps.download) await downloadAll(collected.outputs, deps);
+    if (deps.store) await storeAll(collected.outputs, deps.store, deps);
   } catch (error) {
     return finish(deps, { ok: false, failure: toFailure(deps.signal.aborted ? deps.signal.reason : error), promptId });
   }
   const result = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
-  deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
+  deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.uri ?? f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
   return finish(deps, { ok: true, result });
 }
 
@@ -131,6 +132,20 @@ async function downloadAll(outputs: CollectedOutputs, deps: HandlerDeps): Promis
       await deps.download!(file, destination, deps.signal);
     }
     file.path = destination;
+  }
+}
+
+/** Uploads each distinct file once; every entry naming it gets where it landed. */
+async function storeAll(outputs: CollectedOutputs, store: StoreOutput, deps: HandlerDeps): Promise<void> {
+  const stored = new Map<string, StoredOutput>();
+  for (const file of outputs.files) {
+    const id = `${file.type}/${file.subfolder}/${file.filename}`;
+    let where = stored.get(id);
+    if (!where) {
+      where = await store(file, deps.signal);
+      stored.set(id, where);
+    }
+    Object.assign(file, where);
   }
 }
 

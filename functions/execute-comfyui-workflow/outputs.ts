@@ -14,6 +14,12 @@ export interface OutputFile {
   path: string | null;
   animated?: boolean;
   format?: string;
+  /** Set when the output was stored in object storage (COMFYUI_OUTPUT_STORE). */
+  uri?: string;
+  size?: number;
+  sha256?: string;
+  content_type?: string;
+  presigned_url?: string;
 }
 
 /** A non-file output a node recorded (e.g. text from PreviewAny), kept as data. */

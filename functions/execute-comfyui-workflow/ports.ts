@@ -23,6 +23,19 @@ export interface LiveEvents {
   listen(listener: (signal: LiveSignal) => void): () => void;
 }
 
+/** Where an output landed in object storage; merged into its result entry. */
+export interface StoredOutput {
+  uri: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  /** A time-limited GET URL, when asked for. */
+  presigned_url?: string;
+}
+
+/** Uploads one output to object storage, under the same key on every attempt of a TaskRun. */
+export type StoreOutput = (file: OutputFile, signal: AbortSignal) => Promise<StoredOutput>;
+
 /** Fetches an output file from ComfyUI (GET /view) to a local path. */
 export type DownloadOutput = (file: OutputFile, destination: string, signal: AbortSignal) => Promise<void>;
 
@@ -62,6 +75,8 @@ export interface HandlerDeps {
   live?: LiveEvents;
   /** Present when outputs are fetched through /view instead of read from a shared folder. */
   download?: DownloadOutput;
+  /** Present when outputs go to object storage (after any download). */
+  store?: StoreOutput;
   /** The task's log output in LittleHorse, one line per call. */
   log: (line: string) => void;
   logger: StructuredLog;

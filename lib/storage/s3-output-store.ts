@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
+import type { StoredOutput, StoreOutput } from '../../functions/execute-comfyui-workflow/ports.js';
+import { contentTypeOf } from './content-type.js';
+import { objectKey } from './object-key.js';
+import type { OpenOutput, OutputBytes } from './output-source.js';
+import type { OutputStoreConfig } from './store-config.js';
+
+/** Whose outputs these are: the TaskRun's WfRun chain (joined by "_") and task guid, the same on every attempt. */
+export interface TaskKeys {
+  wfRunId: string;
+  taskGuid: string;
+}
+
+export interface OutputStore {
+  forTask(task: TaskKeys): StoreOutput;
+  close(): void;
+}
+
+/** lib-storage's smallest part, which S3 requires of every part but the last: files above it go multipart. */
+const PART_SIZE = 5 * 1024 * 1024;
+const PARALLEL_PARTS = 4;
+
+type Sdk = Awaited<ReturnType<typeof loadSdk>>;
+
+/**
+ * Uploads outputs to S3 or an S3-compatible store with the official SDK, credentials from its
+ * default provider chain (ECS task role, environment, profile). The SDK is loaded on the first
+ * upload, so a worker that stores nothing never pays for it at start.
+ */
+export function s3OutputStore(config: OutputStoreConfig, open: OpenOutput): OutputStore {
+  let sdk: Promise<Sdk> | undefined;
+  const load = () => (sdk ??= loadSdk(config));
+  return {
+    forTask: (task) => async (file, signal) => {
+      const type = file.type === 'output' ? '' : file.type;
+      const key = objectKey(config.prefix, config.keyTemplate, {
+        ...task,
+        nodeId: file.node_id,
+        type: file.type,
+        subfolder: file.subfolder,
+        filename: file.filename,
+        file: [type, file.subfolder, file.filename].filter(Boolean).join('/'),
+      });
+      const uri = `s3://${config.bucket}/${key}`;
+      try {
+        return await upload(await load(), config, { key, uri, file: await open(file, signal), contentType: contentTypeOf(file.filename) }, signal);
+      } catch (error) {
+        if (error instanceof FailureError || signal.aborted) throw error;
+        throw new FailureError(unavailable(`Storing output ${file.filename} at ${uri} failed: ${describe(error)}`, { uri }));
+      }
+    },
+    close: () => void sdk?.then(({ client }) => client.destroy(), () => undefined),
+  };
+}
+
+async function loadSdk(config: OutputStoreConfig) {
+  const sdk = await import('./s3-sdk.js');
+  const client = new sdk.S3Client({
+    ...(config.region ? { region: config.region } : {}),
+    ...(config.endpoint
+      ? {
+          endpoint: config.endpoint,
+          forcePathStyle: true,
+          // R2, MinIO, GCS and older servers mishandle the SDK's default CRC32 headers on streamed uploads.
+          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+          responseChecksumValidation: 'WHEN_REQUIRED' as const,
+        }
+      : {}),
+  });
+  return { ...sdk, client };
+}
+
+async function upload(
+  sdk: Sdk,
+  config: OutputStoreConfig,
+  target: { key: string; uri: string; file: OutputBytes; contentType: string },
+  signal: AbortSignal,
+): Promise<StoredOutput> {
+  const { key, uri, file, contentType } = target;
+  const hash = createHash('sha256');
+  let size = 0;
+  const measured = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  file.body.on('error', (error: Error) => measured.destroy(error));
+  file.body.pipe(measured);
+  const uploading = new sdk.Upload({
+    client: sdk.client,
+    params: { Bucket: config.bucket, Key: key, Body: measured, ContentType: contentType },
+    partSize: PART_SIZE,
+    queueSize: PARALLEL_PARTS,
+    leavePartsOnError: false,
+  });
+  const abort = () => void uploading.abort();
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    await uploading.done();
+  } finally {
+    signal.removeEventListener('abort', abort);
+    file.body.destroy();
+  }
+  if (file.size !== undefined && file.size !== size) {
+    throw new FailureError(unavailable(`Output for ${uri} changed while it was read (${size} bytes read, ${file.size} expected)`, { uri }));
+  }
+  // Nothing is reported as stored that is not: the store must hold exactly the bytes sent.
+  const head = await sdk.client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: key }), { abortSignal: signal });
+  if (head.ContentLength !== size) {
+    throw new FailureError(unavailable(`${uri} holds ${head.ContentLength} bytes after upload, not the ${size} sent`, { uri }));
+  }
+  const stored: StoredOutput = { uri, size, sha256: hash.digest('hex'), content_type: contentType };
+  if (config.presignSec !== undefined) {
+    stored.presigned_url = await sdk.getSignedUrl(sdk.client, new sdk.GetObjectCommand({ Bucket: config.bucket, Key: key }), {
+      expiresIn: config.presignSec,
+    });
+  }
+  return stored;
+}
+
+/** An SDK error's name and status; the message alone is often just "UnknownError". */
+function describe(error: unknown): string {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return [e.name, e.message, status ? `HTTP ${status}` : undefined].filter(Boolean).join(': ');
+}
