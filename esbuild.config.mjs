@@ -43,6 +43,8 @@ await build({
   external: ['bufferutil', 'utf-8-validate', '@grpc/proto-loader'],
   logLevel: 'warning',
   plugins: [englishOnlyZod],
+  // The ES module builds where packages have them (the AWS SDK does), so that unused commands are
+  // left out: lib/storage/s3-sdk.ts imports only what it uses.
   mainFields: ['module', 'main'],
 });
 
