@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { type MediaInputConfig, mediaInputConfig, mediaInputEnv } from './media/media-config.js';
 import { outputStoreConfig, outputStoreEnv, type OutputStoreConfig } from './storage/store-config.js';
 
 /** Every environment variable the worker reads, with its rule and default: the one source of truth. */
@@ -45,6 +46,7 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
   ...outputStoreEnv,
+  ...mediaInputEnv,
   // Worker
   LHW_TASK_NAME: nonEmpty('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
     /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,
@@ -154,6 +156,7 @@ export interface Config {
   littlehorse: LittleHorseConfig;
   /** Undefined when outputs stay where ComfyUI (or the download) put them. */
   outputStore: OutputStoreConfig | undefined;
+  mediaInputs: MediaInputConfig;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -225,6 +228,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         maxReceiveMessageLength: e.LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
       },
       outputStore: outputStoreConfig(e),
+      mediaInputs: mediaInputConfig(e),
     },
   };
 }

@@ -12,6 +12,7 @@ import type { LittleHorseConnections } from './littlehorse/connection.js';
 import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
 import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
+import type { InputPlacer } from './media/input-placer.js';
 import type { OutputStore } from './storage/s3-output-store.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ComfyHealth } from './comfyui/health.js';
@@ -23,6 +24,7 @@ export interface RunnerDeps {
   live?: LiveSocket;
   download?: DownloadOutput;
   store?: OutputStore;
+  inputs?: InputPlacer;
   logger: Logger;
 }
 
@@ -84,6 +86,7 @@ export class Runner {
         live,
         download: this.deps.download,
         store: this.deps.store,
+        inputs: this.deps.inputs,
         logger,
         settings: {
           outputDir: config.comfy.outputDir,

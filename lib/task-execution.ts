@@ -10,6 +10,7 @@ import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
+import type { InputPlacer } from './media/input-placer.js';
 import type { OutputStore } from './storage/s3-output-store.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
@@ -23,6 +24,7 @@ export interface TaskExecutionDeps {
   live?: LiveEvents;
   download?: DownloadOutput;
   store?: OutputStore;
+  inputs?: InputPlacer;
   logger: Logger;
   settings: HandlerSettings;
   timeoutMarginMs: number;
@@ -54,6 +56,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     taskGuid: task.taskRunId?.taskGuid ?? '',
     attemptNumber: task.attemptNumber,
   };
+  const taskKeys = { wfRunId: wfRunIds.join('_'), taskGuid: ref.taskGuid };
   const logger = withKeys(deps.logger, { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
@@ -76,7 +79,8 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         comfy: deps.comfy,
         live: deps.live,
         download: deps.download,
-        store: deps.store?.forTask({ wfRunId: wfRunIds.join('_'), taskGuid: ref.taskGuid }),
+        store: deps.store?.forTask(taskKeys),
+        placeInput: deps.inputs?.forTask(taskKeys),
         log,
         logger,
         clock: { now: Date.now, sleep },

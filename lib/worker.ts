@@ -6,6 +6,7 @@ import { ComfyHttp } from './comfyui/http.js';
 import { LiveSocket } from './comfyui/live-socket.js';
 import { LittleHorseConnections } from './littlehorse/connection.js';
 import { createLogger } from './logger.js';
+import { inputPlacer } from './media/input-placer.js';
 import { Runner } from './runner.js';
 import { outputSource } from './storage/output-source.js';
 import { s3OutputStore } from './storage/s3-output-store.js';
@@ -40,7 +41,8 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
   const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
   const store = config.outputStore ? s3OutputStore(config.outputStore, outputSource(http)) : undefined;
-  const runner = new Runner({ config, connections, comfy, live, download, store, logger });
+  const inputs = inputPlacer(config.mediaInputs, config.comfy.baseUrl, config.comfy.httpTimeoutMs);
+  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger });
   return {
     ok: true,
     worker: {

@@ -1,6 +1,7 @@
 import type { ComfyEvent } from '../../lib/comfyui/messages.js';
 import { type Failure, FailureError, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
+import { placeMediaInputs } from './media-inputs.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile, unsafeOutput } from './outputs.js';
 import type { HandlerDeps, StoredOutput, StoreOutput } from './ports.js';
 import { ProgressLog } from './progress.js';
@@ -29,7 +30,12 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
     deps.log(`invalid workflow: ${parsed.failure.message}`);
     return { ok: false, failure: parsed.failure };
   }
-  const workflow = parsed.workflow;
+  let workflow = parsed.workflow;
+  if (deps.placeInput) {
+    const placed = await placeMediaInputs(workflow, deps.placeInput, deps.signal, deps.log);
+    if (!placed.ok) return finish(deps, { ok: false, failure: placed.failure });
+    workflow = placed.workflow;
+  }
   deps.log(`submit workflow (${Object.keys(workflow).length} nodes)`);
   const startedAt = deps.clock.now();
 
