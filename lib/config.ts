@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type MediaInputConfig, mediaInputConfig, mediaInputEnv } from './media/media-config.js';
-import { outputStoreConfig, outputStoreEnv, type OutputStoreConfig } from './storage/store-config.js';
+import type { S3Connection } from './storage/s3-client.js';
+import { outputStoreConfig, outputStoreEnv, type OutputStoreConfig, s3Connection, s3Env } from './storage/store-config.js';
 
 /** Every environment variable the worker reads, with its rule and default: the one source of truth. */
 const seconds = (fallback: number) =>
@@ -45,6 +46,7 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_OUTPUTS: flag(false),
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
+  ...s3Env,
   ...outputStoreEnv,
   ...mediaInputEnv,
   // Worker
@@ -157,6 +159,7 @@ export interface Config {
   /** Undefined when outputs stay where ComfyUI (or the download) put them. */
   outputStore: OutputStoreConfig | undefined;
   mediaInputs: MediaInputConfig;
+  s3: S3Connection;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -229,6 +232,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
       },
       outputStore: outputStoreConfig(e),
       mediaInputs: mediaInputConfig(e),
+      s3: s3Connection(e),
     },
   };
 }

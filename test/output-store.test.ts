@@ -9,9 +9,13 @@ import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
 import { FailureError } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow } from '../functions/execute-comfyui-workflow/handler.js';
 import type { OutputFile } from '../functions/execute-comfyui-workflow/outputs.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ComfyHttp } from '../lib/comfyui/http.js';
+import { inputPlacer } from '../lib/media/input-placer.js';
+import { objectFetcher } from '../lib/media/object-source.js';
 import { outputSource } from '../lib/storage/output-source.js';
-import { type OutputStore, s3OutputStore } from '../lib/storage/s3-output-store.js';
+import { type LazyS3, lazyS3, type S3Connection } from '../lib/storage/s3-client.js';
+import { s3OutputStore } from '../lib/storage/s3-output-store.js';
 import type { OutputStoreConfig } from '../lib/storage/store-config.js';
 import { TaskStatus } from 'littlehorse-client/proto';
 import { handlerHarness, type Harness } from './support/handler-deps.js';
@@ -19,11 +23,13 @@ import { stackFixture } from './support/stack-fixture.js';
 import { BUCKET, S3_CREDENTIALS, type S3Server, startS3Server } from './support/s3-server.js';
 
 const MiB = 1024 * 1024;
+// A valid 1x1 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const task = { wfRunId: 'wf-1', taskGuid: '0-1' };
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 let s3: S3Server;
-const stores: OutputStore[] = [];
+const clients: LazyS3[] = [];
 beforeAll(async () => {
   s3 = await startS3Server();
 });
@@ -34,17 +40,23 @@ beforeEach(() => {
   for (const [name, value] of Object.entries(S3_CREDENTIALS)) vi.stubEnv(name, value);
 });
 afterEach(() => {
-  for (const store of stores.splice(0)) store.close();
+  for (const client of clients.splice(0)) client.close();
   vi.unstubAllEnvs();
 });
 
+/** The worker's S3 client, pointed at s3rver; credentials come from the environment (default chain). */
+const s3Client = () => {
+  const client = lazyS3({ endpoint: s3.endpoint, region: undefined });
+  clients.push(client);
+  return client;
+};
+
 const storeFor = (overrides: Partial<OutputStoreConfig> = {}, http = new ComfyHttp({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1_000, retries: 0 })) => {
-  const store = s3OutputStore(
-    { bucket: BUCKET, prefix: 'runs/', endpoint: s3.endpoint, region: undefined, keyTemplate: '{wfRunId}/{taskGuid}/{file}', presignSec: undefined, ...overrides },
+  return s3OutputStore(
+    { bucket: BUCKET, prefix: 'runs/', keyTemplate: '{wfRunId}/{taskGuid}/{file}', presignSec: undefined, ...overrides },
+    s3Client(),
     outputSource(http),
   );
-  stores.push(store);
-  return store;
 };
 
 /** A real file in a temp folder, as a shared-folder output entry. */
@@ -120,10 +132,10 @@ describe('storing outputs in S3', () => {
 
   it('refuses to report a file whose size changed while it was read', async () => {
     const store = s3OutputStore(
-      { bucket: BUCKET, prefix: 'changed/', endpoint: s3.endpoint, region: undefined, keyTemplate: '{file}', presignSec: undefined },
+      { bucket: BUCKET, prefix: 'changed/', keyTemplate: '{file}', presignSec: undefined },
+      s3Client(),
       async () => ({ body: Readable.from([Buffer.from('short')]), size: 1_000 }),
     );
-    stores.push(store);
     const error = await store.forTask(task)(localOutput('c.png', Buffer.from('x')), new AbortController().signal).catch((e: unknown) => e);
     expect((error as FailureError).failure).toMatchObject({ kind: 'unavailable' });
     expect((error as FailureError).failure.message).toContain('5 bytes read, 1000 expected');
@@ -183,7 +195,7 @@ describe('the bundled worker with COMFYUI_OUTPUT_STORE', () => {
 
   it('stores each output and reports its s3:// URI to LittleHorse', async () => {
     const stack = await stacks.start();
-    await stacks.ready({ COMFYUI_OUTPUT_STORE: `s3://${BUCKET}/e2e/`, COMFYUI_OUTPUT_STORE_ENDPOINT: s3.endpoint, COMFYUI_OUTPUT_STORE_PRESIGN_SEC: '60', ...S3_CREDENTIALS });
+    await stacks.ready({ COMFYUI_OUTPUT_STORE: `s3://${BUCKET}/e2e/`, COMFYUI_S3_ENDPOINT: s3.endpoint, COMFYUI_OUTPUT_STORE_PRESIGN_SEC: '60', ...S3_CREDENTIALS });
     const run = stack.schedule();
     const done = await stack.lh.waitForTaskRun(run.id);
     expect(done.status).toBe(TaskStatus.TASK_SUCCESS);
@@ -193,5 +205,49 @@ describe('the bundled worker with COMFYUI_OUTPUT_STORE', () => {
     expect(key).toMatch(new RegExp(`^e2e/${run.id.wfRunId!.id}/${run.id.taskGuid}/ComfyUI_\\d+_\\.png$`));
     expect((await s3.get(key)).length).toBe(output!.size);
     expect((await fetch(output!.presigned_url)).status).toBe(200);
+  });
+});
+
+describe('s3:// and gs:// media inputs', () => {
+  let comfy: FakeComfy;
+  let harness: Harness | undefined;
+  beforeEach(async () => {
+    comfy = await startFakeComfy({ runTimeMs: 20 });
+    await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'in/cat.png', Body: PNG, ContentType: 'image/png' }));
+  });
+  afterEach(async () => {
+    harness?.close();
+    harness = undefined;
+    await comfy.stop();
+  });
+
+  const run = async (image: string, connection: S3Connection = { endpoint: s3.endpoint, region: undefined }) => {
+    harness = await handlerHarness(comfy);
+    const client = lazyS3(connection);
+    clients.push(client);
+    harness.deps.placeInput = inputPlacer({ maxBytes: 1_000_000, timeoutMs: 5_000, allowPrivate: false }, comfy.url, 2_000, objectFetcher(client, connection)).forTask(task);
+    return executeComfyuiWorkflow(
+      { '1': { class_type: 'LoadImage', inputs: { image } }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'i2i' } } },
+      harness.deps,
+    );
+  };
+
+  it.each(['s3', 'gs'])('reads an %s:// object through the S3 endpoint and uploads it to ComfyUI', async (scheme) => {
+    const outcome = await run(`${scheme}://${BUCKET}/in/cat.png`);
+    expect(outcome.ok ? 'ok' : outcome.failure.message).toBe('ok');
+    expect(readFileSync(path.join(comfy.inputDir, 'lh_wf-1_0-1', 'cat.png'))).toEqual(PNG);
+  });
+
+  it('ends as comfyui-invalid-input when the object does not exist', async () => {
+    const outcome = await run(`s3://${BUCKET}/in/nothing.png`);
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.failure).toMatchObject({ kind: 'validation', name: 'comfyui-invalid-input' });
+    expect(outcome.failure.message).toContain('NoSuchKey');
+  });
+
+  it('refuses gs:// without an endpoint, saying which variable to set', async () => {
+    const outcome = await run(`gs://${BUCKET}/in/cat.png`, { endpoint: undefined, region: undefined });
+    expect(outcome.ok === false && outcome.failure.message).toContain('COMFYUI_S3_ENDPOINT');
   });
 });

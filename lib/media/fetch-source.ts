@@ -39,7 +39,7 @@ export async function fetchSource(source: string, config: MediaInputConfig, sign
   const url = new URL(source);
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]);
   if (url.protocol === 's3:' || url.protocol === 'gs:') {
-    if (!fetchObject) throw invalidInput(`Input ${where}: ${url.protocol}// sources need COMFYUI_OUTPUT_STORE_ENDPOINT or AWS credentials configured`, { source: where });
+    if (!fetchObject) throw invalidInput(`Input ${where}: ${url.protocol}// sources are not available here`, { source: where });
     return fetchObject(url, config, deadline);
   }
   return fetchHttp(url, config, deadline, where, 0);

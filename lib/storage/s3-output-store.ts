@@ -5,6 +5,7 @@ import type { StoredOutput, StoreOutput } from '../../functions/execute-comfyui-
 import { contentTypeOf } from './content-type.js';
 import { objectKey } from './object-key.js';
 import type { OpenOutput, OutputBytes } from './output-source.js';
+import type { LazyS3, S3Handle } from './s3-client.js';
 import type { OutputStoreConfig } from './store-config.js';
 
 /** Whose outputs these are: the TaskRun's WfRun chain (joined by "_") and task guid, the same on every attempt. */
@@ -15,23 +16,17 @@ export interface TaskKeys {
 
 export interface OutputStore {
   forTask(task: TaskKeys): StoreOutput;
-  close(): void;
 }
 
 /** lib-storage's smallest part, which S3 requires of every part but the last: files above it go multipart. */
 const PART_SIZE = 5 * 1024 * 1024;
 const PARALLEL_PARTS = 4;
 
-type Sdk = Awaited<ReturnType<typeof loadSdk>>;
-
 /**
- * Uploads outputs to S3 or an S3-compatible store with the official SDK, credentials from its
- * default provider chain (ECS task role, environment, profile). The SDK is loaded on the first
- * upload, so a worker that stores nothing never pays for it at start.
+ * Uploads outputs to S3 or an S3-compatible store with the official SDK (lib-storage: multipart
+ * above one part), on the worker's one lazily created S3 client.
  */
-export function s3OutputStore(config: OutputStoreConfig, open: OpenOutput): OutputStore {
-  let sdk: Promise<Sdk> | undefined;
-  const load = () => (sdk ??= loadSdk(config));
+export function s3OutputStore(config: OutputStoreConfig, s3: LazyS3, open: OpenOutput): OutputStore {
   return {
     forTask: (task) => async (file, signal) => {
       const type = file.type === 'output' ? '' : file.type;
@@ -45,35 +40,17 @@ export function s3OutputStore(config: OutputStoreConfig, open: OpenOutput): Outp
       });
       const uri = `s3://${config.bucket}/${key}`;
       try {
-        return await upload(await load(), config, { key, uri, file: await open(file, signal), contentType: contentTypeOf(file.filename) }, signal);
+        return await upload(await s3.get(), config, { key, uri, file: await open(file, signal), contentType: contentTypeOf(file.filename) }, signal);
       } catch (error) {
         if (error instanceof FailureError || signal.aborted) throw error;
-        throw new FailureError(unavailable(`Storing output ${file.filename} at ${uri} failed: ${describe(error)}`, { uri }));
+        throw new FailureError(unavailable(`Storing output ${file.filename} at ${uri} failed: ${describeS3Error(error)}`, { uri }));
       }
     },
-    close: () => void sdk?.then(({ client }) => client.destroy(), () => undefined),
   };
 }
 
-async function loadSdk(config: OutputStoreConfig) {
-  const sdk = await import('./s3-sdk.js');
-  const client = new sdk.S3Client({
-    ...(config.region ? { region: config.region } : {}),
-    ...(config.endpoint
-      ? {
-          endpoint: config.endpoint,
-          forcePathStyle: true,
-          // R2, MinIO, GCS and older servers mishandle the SDK's default CRC32 headers on streamed uploads.
-          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-          responseChecksumValidation: 'WHEN_REQUIRED' as const,
-        }
-      : {}),
-  });
-  return { ...sdk, client };
-}
-
 async function upload(
-  sdk: Sdk,
+  { sdk, client }: S3Handle,
   config: OutputStoreConfig,
   target: { key: string; uri: string; file: OutputBytes; contentType: string },
   signal: AbortSignal,
@@ -91,7 +68,7 @@ async function upload(
   file.body.on('error', (error: Error) => measured.destroy(error));
   file.body.pipe(measured);
   const uploading = new sdk.Upload({
-    client: sdk.client,
+    client,
     params: { Bucket: config.bucket, Key: key, Body: measured, ContentType: contentType },
     partSize: PART_SIZE,
     queueSize: PARALLEL_PARTS,
@@ -109,13 +86,13 @@ async function upload(
     throw new FailureError(unavailable(`Output for ${uri} changed while it was read (${size} bytes read, ${file.size} expected)`, { uri }));
   }
   // Nothing is reported as stored that is not: the store must hold exactly the bytes sent.
-  const head = await sdk.client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: key }), { abortSignal: signal });
+  const head = await client.send(new sdk.HeadObjectCommand({ Bucket: config.bucket, Key: key }), { abortSignal: signal });
   if (head.ContentLength !== size) {
     throw new FailureError(unavailable(`${uri} holds ${head.ContentLength} bytes after upload, not the ${size} sent`, { uri }));
   }
   const stored: StoredOutput = { uri, size, sha256: hash.digest('hex'), content_type: contentType };
   if (config.presignSec !== undefined) {
-    stored.presigned_url = await sdk.getSignedUrl(sdk.client, new sdk.GetObjectCommand({ Bucket: config.bucket, Key: key }), {
+    stored.presigned_url = await sdk.getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: config.bucket, Key: key }), {
       expiresIn: config.presignSec,
     });
   }
@@ -123,7 +100,7 @@ async function upload(
 }
 
 /** An SDK error's name and status; the message alone is often just "UnknownError". */
-function describe(error: unknown): string {
+export function describeS3Error(error: unknown): string {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   return [e.name, e.message, status ? `HTTP ${status}` : undefined].filter(Boolean).join(': ');

@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { KEY_FIELDS } from './object-key.js';
+import type { S3Connection } from './s3-client.js';
+
+/** Where S3 is, for outputs and s3:// / gs:// inputs alike. */
+export const s3Env = {
+  COMFYUI_S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expects an http(s) URL, e.g. https://<account>.r2.cloudflarestorage.com' }).optional(),
+  COMFYUI_S3_REGION: z.string().trim().min(1).optional(),
+};
+
+export const s3Connection = (e: z.infer<z.ZodObject<typeof s3Env>>): S3Connection => ({ endpoint: e.COMFYUI_S3_ENDPOINT, region: e.COMFYUI_S3_REGION });
 
 /** The environment variables of output storage, merged into lib/config.ts' schema. */
 export const outputStoreEnv = {
@@ -8,8 +17,6 @@ export const outputStoreEnv = {
     .trim()
     .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'expects s3://bucket/prefix/ (a bucket name, then an optional key prefix)')
     .optional(),
-  COMFYUI_OUTPUT_STORE_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expects an http(s) URL, e.g. https://<account>.r2.cloudflarestorage.com' }).optional(),
-  COMFYUI_OUTPUT_STORE_REGION: z.string().trim().min(1).optional(),
   COMFYUI_OUTPUT_STORE_KEY: z
     .string()
     .trim()
@@ -35,9 +42,6 @@ export interface OutputStoreConfig {
   bucket: string;
   /** Key prefix, '' or ending in '/'. */
   prefix: string;
-  /** S3-compatible endpoint (R2, MinIO, GCS interoperability): addressed path-style. */
-  endpoint: string | undefined;
-  region: string | undefined;
   keyTemplate: string;
   presignSec: number | undefined;
 }
@@ -50,8 +54,6 @@ export function outputStoreConfig(e: OutputStoreEnv): OutputStoreConfig | undefi
   return {
     bucket,
     prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
-    endpoint: e.COMFYUI_OUTPUT_STORE_ENDPOINT,
-    region: e.COMFYUI_OUTPUT_STORE_REGION,
     keyTemplate: e.COMFYUI_OUTPUT_STORE_KEY,
     presignSec: e.COMFYUI_OUTPUT_STORE_PRESIGN_SEC,
   };
