@@ -8,7 +8,9 @@ import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfy
 import { inputPlacer } from '../lib/media/input-placer.js';
 import type { MediaInputConfig } from '../lib/media/media-config.js';
 import { isPrivateAddress } from '../lib/media/private-address.js';
+import { TaskStatus } from 'littlehorse-client/proto';
 import { handlerHarness, type Harness } from './support/handler-deps.js';
+import { stackFixture } from './support/stack-fixture.js';
 
 // A valid 1x1 PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
@@ -150,4 +152,28 @@ describe('private addresses', () => {
     (ip) => expect(isPrivateAddress(ip)).toBe(true),
   );
   it.each(['8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:1.1.1.1'])('counts %s as public', (ip) => expect(isPrivateAddress(ip)).toBe(false));
+});
+
+describe('the bundled worker with a media input', () => {
+  const stacks = stackFixture();
+
+  const start = async () => {
+    const base = await startFileServer();
+    const stack = await stacks.start();
+    await stacks.ready({ COMFYUI_INPUT_ALLOW_PRIVATE: 'true' });
+    return { base, stack };
+  };
+
+  it('runs an image-to-image graph whose input is a URL to TASK_SUCCESS', async () => {
+    const { base, stack } = await start();
+    const done = await stack.lh.waitForTaskRun(stack.schedule(imageToImage(`${base}/cat.png`)).id);
+    expect(done.status).toBe(TaskStatus.TASK_SUCCESS);
+  });
+
+  it('reports a missing input as the business exception comfyui-invalid-input', async () => {
+    const { base, stack } = await start();
+    const done = await stack.lh.waitForTaskRun(stack.schedule(imageToImage(`${base}/missing`)).id);
+    expect(done.status).toBe(TaskStatus.TASK_EXCEPTION);
+    expect(done.attempts[0]?.exception?.name).toBe('comfyui-invalid-input');
+  });
 });
