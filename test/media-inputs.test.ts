@@ -111,8 +111,15 @@ describe('a media input that cannot be used', () => {
     expect(failure).toMatchObject({ kind: 'validation', name: 'comfyui-invalid-input' });
     expect(failure.message).toContain(expected);
     expect(failure.message).toContain(`${base}${route}`);
+    expect(failure.message).toContain('Node 1 input image');
+    expect(failure.details).toMatchObject({ node_id: '1', input: 'image' });
     expect(JSON.stringify(failure)).not.toContain('secret');
     expect(comfy.stats.requests['POST /prompt'] ?? 0).toBe(0);
+  });
+
+  it('ends as comfyui-invalid-input when a data: URI is broken', async () => {
+    const failure = failureOf(await run('data:image/png,%E0%A4%A'));
+    expect(failure).toMatchObject({ kind: 'validation', name: 'comfyui-invalid-input' });
   });
 
   it('fails retryably (TASK_FAILED) when the source answers 5xx', async () => {

@@ -12,6 +12,13 @@ const LOADERS: Record<string, { input: string; media: MediaKind }> = {
 
 const FETCHABLE = /^(https?:\/\/|s3:\/\/|gs:\/\/|data:)/i;
 
+/** The failure, saying which node's input it was about. */
+function aboutInput(failure: Failure, nodeId: string, input: string): Failure {
+  const message = `Node ${nodeId} input ${input}: ${failure.message}`;
+  const details = { node_id: nodeId, input, ...(typeof failure.details === 'object' && failure.details !== null ? failure.details : {}) };
+  return { ...failure, message, details };
+}
+
 export interface MediaInput {
   nodeId: string;
   input: string;
@@ -47,7 +54,8 @@ export async function placeMediaInputs(
       placed[nodeId] = { ...placed[nodeId]!, inputs: { ...placed[nodeId]!.inputs, [input]: name } };
       log(`input ${nodeId}.${input} uploaded to ComfyUI as ${name}`);
     } catch (error) {
-      return { ok: false, failure: toFailure(signal.aborted ? signal.reason : error) };
+      if (signal.aborted) return { ok: false, failure: toFailure(signal.reason) };
+      return { ok: false, failure: aboutInput(toFailure(error), nodeId, input) };
     }
   }
   return { ok: true, workflow: placed };

@@ -48,7 +48,12 @@ export async function fetchSource(source: string, config: MediaInputConfig, sign
 function decodeDataUri(source: string, config: MediaInputConfig, where: string): FetchedMedia {
   const match = /^data:([^,]*?)(;base64)?,(.*)$/is.exec(source);
   if (!match) throw invalidInput(`Input ${where} is not a valid data: URI (data:<type>;base64,<data>)`, { source: where });
-  const data = match[2] ? Buffer.from(match[3]!, 'base64') : Buffer.from(decodeURIComponent(match[3]!), 'utf8');
+  let data: Buffer;
+  try {
+    data = match[2] ? Buffer.from(match[3]!, 'base64') : Buffer.from(decodeURIComponent(match[3]!), 'utf8');
+  } catch {
+    throw invalidInput(`Input ${where} is not a valid data: URI (its percent-encoding is broken)`, { source: where });
+  }
   if (data.length > config.maxBytes) throw tooLarge(where, data.length, config.maxBytes);
   return { data, contentType: match[1]?.split(';')[0] || undefined, name: undefined };
 }

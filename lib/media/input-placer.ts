@@ -29,8 +29,8 @@ export function inputPlacer(config: MediaInputConfig, comfyBaseUrl: string, http
       const declared = GENERIC.has(type) ? contentTypeOf(name) : type!;
       if (!declared.startsWith(`${input.media}/`)) {
         throw invalidInput(
-          `Input ${where} of node ${input.nodeId} (${input.input}) is ${type ?? 'of an unknown type'}, not ${input.media === 'image' ? 'an' : 'a'} ${input.media}`,
-          { node_id: input.nodeId, input: input.input, source: where, content_type: type ?? null },
+          `Input ${where} is ${type ?? 'of an unknown type'}, not ${input.media === 'image' ? 'an' : 'a'} ${input.media}`,
+          { source: where, content_type: type ?? null },
         );
       }
       const subfolder = safeName(`lh_${task.wfRunId}_${task.taskGuid}`);

@@ -1,6 +1,5 @@
 import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
-import { type LazyS3, type S3Connection } from '../storage/s3-client.js';
-import { describeS3Error } from '../storage/s3-output-store.js';
+import { describeS3Error, type LazyS3, type S3Connection } from '../storage/s3-client.js';
 import { describeSource, type FetchObject, invalidInput } from './fetch-source.js';
 
 const NOT_THERE = new Set(['NoSuchKey', 'NoSuchBucket', 'NotFound', 'AccessDenied', 'Forbidden', 'InvalidObjectState']);

@@ -42,3 +42,10 @@ export function lazyS3(connection: S3Connection): LazyS3 {
     close: () => void handle?.then(({ client }) => client.destroy(), () => undefined),
   };
 }
+
+/** An SDK error's name and status; the message alone is often just "UnknownError". */
+export function describeS3Error(error: unknown): string {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return [e.name, e.message, status ? `HTTP ${status}` : undefined].filter(Boolean).join(': ');
+}

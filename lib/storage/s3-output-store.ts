@@ -5,7 +5,7 @@ import type { StoredOutput, StoreOutput } from '../../functions/execute-comfyui-
 import { contentTypeOf } from './content-type.js';
 import { objectKey } from './object-key.js';
 import type { OpenOutput, OutputBytes } from './output-source.js';
-import type { LazyS3, S3Handle } from './s3-client.js';
+import { describeS3Error, type LazyS3, type S3Handle } from './s3-client.js';
 import type { OutputStoreConfig } from './store-config.js';
 
 /** Whose outputs these are: the TaskRun's WfRun chain (joined by "_") and task guid, the same on every attempt. */
@@ -97,11 +97,4 @@ async function upload(
     });
   }
   return stored;
-}
-
-/** An SDK error's name and status; the message alone is often just "UnknownError". */
-export function describeS3Error(error: unknown): string {
-  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  return [e.name, e.message, status ? `HTTP ${status}` : undefined].filter(Boolean).join(': ');
 }
