@@ -179,6 +179,19 @@ describe('a workflow with output storage', () => {
     expect((await s3.get(`preview/wf-1/0-1/temp/${file!.filename}`)).length).toBe(file!.size);
   });
 
+  it('reads an output through /view when the output folder is not shared', async () => {
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'not-shared-'));
+    harness = await handlerHarness(comfy, { settings: { outputDir: elsewhere } });
+    harness.deps.store = storeFor({ prefix: 'unshared/' }, new ComfyHttp({ baseUrl: comfy.url, timeoutMs: 2_000, retries: 0 })).forTask(task);
+    const outcome = await executeComfyuiWorkflow(txt2img, harness.deps);
+    expect(outcome.ok ? 'ok' : outcome.failure.message).toBe('ok');
+    if (!outcome.ok) return;
+    const [file] = outcome.result.outputs;
+    const original = readFileSync(path.join(comfy.outputDir, file!.subfolder, file!.filename));
+    expect(file).toMatchObject({ size: original.length, sha256: sha256(original) });
+    expect(await s3.get(`unshared/wf-1/0-1/${file!.filename}`)).toEqual(original);
+  });
+
   it('fails the task (TASK_FAILED) when an upload fails', async () => {
     harness = await handlerHarness(comfy);
     harness.deps.store = storeFor({ bucket: 'no-such-bucket' }).forTask(task);

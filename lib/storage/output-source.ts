@@ -13,15 +13,11 @@ export interface OutputBytes {
 
 export type OpenOutput = (file: OutputFile, signal: AbortSignal) => Promise<OutputBytes>;
 
-/** An output's bytes: from the shared (or download) folder when it has a path, else through GET /view. */
+/** An output's bytes: from the shared (or download) folder when the file is there, else through GET /view. */
 export function outputSource(http: ComfyHttp): OpenOutput {
   return async (file, signal) => {
-    if (file.path !== null) {
-      const info = await stat(file.path).catch((error: Error) => {
-        throw new FailureError(unavailable(`Output ${file.path} cannot be read: ${error.message}`));
-      });
-      return { body: createReadStream(file.path, { signal }), size: info.size };
-    }
+    const local = file.path === null ? undefined : await stat(file.path).catch(() => undefined);
+    if (file.path !== null && local?.isFile()) return { body: createReadStream(file.path, { signal }), size: local.size };
     const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
     const response = await http.stream(`/view?${query}`, signal);
     if (response.status !== 200 || !response.body) {
