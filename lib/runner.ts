@@ -12,6 +12,8 @@ import type { LittleHorseConnections } from './littlehorse/connection.js';
 import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
 import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
+import type { InputPlacer } from './media/input-placer.js';
+import type { OutputStore } from './storage/s3-output-store.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
@@ -23,6 +25,8 @@ export interface RunnerDeps {
   comfy: ComfyClient;
   live?: LiveSocket;
   download?: DownloadOutput;
+  store?: OutputStore;
+  inputs?: InputPlacer;
   logger: Logger;
 }
 
@@ -94,6 +98,8 @@ export class Runner {
         comfy,
         live,
         download: this.deps.download,
+        store: this.deps.store,
+        inputs: this.deps.inputs,
         logger,
         settings: {
           outputDir: config.comfy.outputDir,
@@ -167,6 +173,7 @@ export class Runner {
         this.poller = new TaskPoller({
           connections,
           taskNames: [config.worker.taskName],
+          maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
           workerId: config.worker.workerId,
           workerVersion: config.worker.workerVersion,
           logger,

@@ -12,6 +12,8 @@ import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
 import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
+import type { InputPlacer } from './media/input-placer.js';
+import type { OutputStore } from './storage/s3-output-store.js';
 
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
@@ -21,6 +23,8 @@ export interface TaskExecutionDeps {
   comfy: ComfyApi;
   live?: LiveEvents;
   download?: DownloadOutput;
+  store?: OutputStore;
+  inputs?: InputPlacer;
   logger: Logger;
   settings: HandlerSettings;
   timeoutMarginMs: number;
@@ -68,6 +72,7 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
     taskGuid: task.taskRunId?.taskGuid ?? '',
     attemptNumber: task.attemptNumber,
   };
+  const taskKeys = { wfRunId: wfRunIds.join('_'), taskGuid: ref.taskGuid };
   const logger = withKeys(deps.logger, { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
@@ -90,6 +95,8 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
         comfy: deps.comfy,
         live: deps.live,
         download: deps.download,
+        store: deps.store?.forTask(taskKeys),
+        placeInput: deps.inputs?.forTask(taskKeys),
         log,
         logger,
         clock: { now: Date.now, sleep },

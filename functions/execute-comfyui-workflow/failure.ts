@@ -5,7 +5,7 @@
  * - unavailable: ComfyUI down, timed out, interrupted, worker stopping → TASK_FAILED (LittleHorse retries)
  */
 export type Failure =
-  | { kind: 'validation'; name: 'comfyui-invalid-workflow'; message: string; details: unknown }
+  | { kind: 'validation'; name: 'comfyui-invalid-workflow' | 'comfyui-invalid-input'; message: string; details: unknown }
   | { kind: 'execution'; name: 'comfyui-execution-error' | 'comfyui-unsafe-output'; message: string; details: unknown }
   /** `cause`: the error behind an unexpected failure, for the worker's log only (never reported). */
   | { kind: 'unavailable'; message: string; details?: unknown; cause?: unknown };
