@@ -14,6 +14,7 @@ import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ComfyHealth } from './comfyui/health.js';
+import { waitForInterruptedPrompt } from './comfyui/interrupted-prompt.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -88,12 +89,16 @@ export class Runner {
           historyTimeoutMs: config.comfy.historyTimeoutMs,
           watchdogIntervalMs: config.comfy.watchdogIntervalMs,
           includeTempOutputs: config.comfy.includeTempOutputs,
+          allowPartial: config.comfy.allowPartial,
+          outputPerTask: config.comfy.outputPerTask,
         },
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
       });
       this.updateWanting();
       const outcome = await this.current.done;
+      // Still busy until ComfyUI has finished the prompt this task interrupted (issue 13).
+      if (!outcome.ok && outcome.interruptedPromptId) await waitForInterruptedPrompt(comfy, outcome.interruptedPromptId, { logger, signal: this.stopController.signal });
       this.current = undefined;
       if (!outcome.ok && outcome.failure.kind === 'unavailable') this.health.check();
       this.tasksDone++;

@@ -33,7 +33,7 @@ async function untilHistory(promptId: string) {
 describe('the ComfyUI client', () => {
   it('returns the history entry of a finished prompt, and nothing before', async () => {
     comfy.runTimeMs = 200;
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(await client.getHistory(promptId)).toBeUndefined();
     const entry = await untilHistory(promptId);
     expect(entry.status?.status_str).toBe('success');
@@ -41,13 +41,13 @@ describe('the ComfyUI client', () => {
   });
 
   it('submits under a caller-chosen prompt id', async () => {
-    const promptId = await client.submitPrompt({ workflow, promptId: '0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a11' });
+    const { promptId } = await client.submitPrompt({ workflow, promptId: '0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a11' });
     expect(promptId).toBe('0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a11');
   });
 
   it('sees a prompt in the queue while it runs', async () => {
     comfy.runTimeMs = 300;
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(await client.isInQueue(promptId)).toBe(true);
     await untilHistory(promptId);
     expect(await client.isInQueue(promptId)).toBe(false);
@@ -65,7 +65,7 @@ describe('the ComfyUI client', () => {
 
   it('retries a 5xx and succeeds when ComfyUI recovers', async () => {
     comfy.failNext(2, 503);
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(promptId).toMatch(/.+/);
   });
 

@@ -133,8 +133,10 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
         setProgress(id, 'running', 0, 1);
         ctx.setCurrent(clientId, id);
         toClient('executing', { node: id, display_node: id, prompt_id: promptId });
+        // execution.py _async_map_node_over_list calls nodes.before_node_execution() after `executing`
+        // and before the node's function: an interrupt is seen here, at the start of the next node.
+        if (ctx.interrupted()) throw new Interrupted(id);
         await ctx.sleep(slice);
-        if (ctx.interrupted()) throw new Interrupted(id); // nodes.before_node_execution()
         if (isSampler(classType)) {
           for (let step = 1; step <= steps; step++) {
             await ctx.sleep(slice);
@@ -147,8 +149,8 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
             if (step % 2 === 1) hub.sendPreview({ node_id: id, prompt_id: promptId, display_node_id: id, parent_node_id: null, real_node_id: id }, clientId);
           }
         } else {
+          // A node without a progress hook never looks at the flag: it runs to its end (cooperative interrupt).
           if (id === interruptAt) ctx.setInterrupted(true);
-          if (ctx.interrupted()) throw new Interrupted(id);
           if (id === failAt) throw scriptedFailure(id, script);
         }
         try {

@@ -1,5 +1,5 @@
 import type { Failure } from '../../functions/execute-comfyui-workflow/failure.js';
-import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
+import { FailureError, type InvalidNode, unavailable, validationFailure } from '../../functions/execute-comfyui-workflow/failure.js';
 import type { Workflow } from '../../functions/execute-comfyui-workflow/workflow.js';
 import type { ComfyHttp, HttpReply } from './http.js';
 import {
@@ -22,6 +22,12 @@ export interface SubmitRequest {
   extraData?: Record<string, unknown>;
 }
 
+export interface SubmittedPrompt {
+  promptId: string;
+  /** Output branches ComfyUI left out (validate_prompt keeps the valid outputs and queues those). */
+  invalidNodes: InvalidNode[];
+}
+
 /** ComfyUI's HTTP API: each reply parsed at the edge into a typed value or a Failure. */
 export class ComfyClient {
   constructor(private readonly http: ComfyHttp) {}
@@ -30,8 +36,11 @@ export class ComfyClient {
     return this.http.baseUrl;
   }
 
-  /** POST /prompt → the prompt id; a 400 becomes a validation Failure naming every node error. */
-  async submitPrompt(request: SubmitRequest, signal?: AbortSignal): Promise<string> {
+  /**
+   * POST /prompt → the prompt id, and the nodes ComfyUI refused while queuing the rest (a 200 with
+   * node_errors); a 400 becomes a validation Failure naming every node error.
+   */
+  async submitPrompt(request: SubmitRequest, signal?: AbortSignal): Promise<SubmittedPrompt> {
     const reply = await this.http.json(
       'POST',
       '/prompt',
@@ -47,7 +56,8 @@ export class ComfyClient {
       const rejected = promptRejectedSchema.safeParse(reply.body);
       if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
     }
-    return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
+    const accepted = expect(reply, promptAcceptedSchema, 'POST /prompt');
+    return { promptId: accepted.prompt_id, invalidNodes: invalidNodes(accepted.node_errors) };
   }
 
   /** GET /queue: the running and pending prompts. */
@@ -92,21 +102,24 @@ export class ComfyClient {
 
 function rejectionFailure(rejected: PromptRejected): Failure {
   const error = typeof rejected.error === 'string' ? { message: rejected.error } : (rejected.error ?? {});
-  const nodes = Object.entries(rejected.node_errors ?? {}).map(([nodeId, node]) => ({
+  return validationFailure(
+    {
+      type: 'type' in error ? (error.type ?? null) : null,
+      message: error.message ?? 'ComfyUI rejected the workflow',
+      details: 'details' in error ? (error.details ?? null) : null,
+    },
+    invalidNodes(rejected.node_errors),
+  );
+}
+
+/** ComfyUI's node_errors (execution.py validate_prompt) as a list, each reason kept whole. */
+export function invalidNodes(nodeErrors: PromptRejected['node_errors']): InvalidNode[] {
+  return Object.entries(nodeErrors ?? {}).map(([nodeId, node]) => ({
     node_id: nodeId,
     class_type: node.class_type ?? null,
-    errors: node.errors.map((e) => ({ type: e.type ?? null, message: e.message ?? null, details: e.details ?? null })),
+    errors: node.errors.map((e) => ({ type: e.type ?? null, message: e.message ?? null, details: e.details ?? null, extra_info: e.extra_info ?? null })),
+    dependent_outputs: (node.dependent_outputs ?? []).map(String),
   }));
-  const perNode = nodes.flatMap((node) =>
-    node.errors.map((e) => `node ${node.node_id} (${node.class_type ?? 'unknown class'}): ${[e.message, e.details].filter(Boolean).join(': ')}`),
-  );
-  const headline = error.message ?? 'ComfyUI rejected the workflow';
-  return {
-    kind: 'validation',
-    name: 'comfyui-invalid-workflow',
-    message: `ComfyUI rejected the workflow: ${[headline, ...perNode].join('; ')}`,
-    details: { error: { type: 'type' in error ? (error.type ?? null) : null, message: headline, details: 'details' in error ? (error.details ?? null) : null }, node_errors: nodes },
-  };
 }
 
 function expect<T extends z.ZodType>(reply: HttpReply, schema: T, route: string): z.infer<T> {
