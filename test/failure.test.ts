@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { nodeFailure, validationFailure } from '../functions/execute-comfyui-workflow/failure.js';
+import { type Failure, nodeFailure, validationFailure } from '../functions/execute-comfyui-workflow/failure.js';
 import { invalidNodes } from '../lib/comfyui/client.js';
 import { promptRejectedSchema } from '../lib/comfyui/messages.js';
+
+const nameOf = (failure: Failure) => ('name' in failure ? failure.name : undefined);
 
 // POST /prompt answers as ComfyUI 0.8.0 sent them (test/comfyui-real/transcripts has the runs).
 const fromBody = (body: unknown) => {
@@ -58,14 +60,14 @@ describe('outcomes a WfSpec can route on', () => {
 
   it('keeps comfyui-invalid-workflow for a model missing beside other errors', () => {
     const both = { ...missingCheckpoint, node_errors: { ...missingCheckpoint.node_errors, ...badWidth.node_errors } };
-    expect(fromBody(both).name).toBe('comfyui-invalid-workflow');
+    expect(nameOf(fromBody(both))).toBe('comfyui-invalid-workflow');
   });
 
   it('keeps comfyui-invalid-workflow for a value out of a non-model option list', () => {
     const sampler = structuredClone(missingCheckpoint);
     sampler.node_errors['1'] = { ...sampler.node_errors['1'], class_type: 'KSampler' };
     sampler.node_errors['1'].errors[0]!.extra_info = { input_name: 'sampler_name', input_config: [[], {}], received_value: 'eulr' };
-    expect(fromBody(sampler).name).toBe('comfyui-invalid-workflow');
+    expect(nameOf(fromBody(sampler))).toBe('comfyui-invalid-workflow');
   });
 
   it('keeps comfyui-invalid-workflow for a wrong value', () => {
@@ -79,7 +81,7 @@ describe('outcomes a WfSpec can route on', () => {
   });
 
   it('keeps comfyui-execution-error for any other exception', () => {
-    expect(nodeFailure({ node_id: '3', exception_type: 'Exception', exception_message: 'Saving image outside the output folder is not allowed.' }).name).toBe(
+    expect(nameOf(nodeFailure({ node_id: '3', exception_type: 'Exception', exception_message: 'Saving image outside the output folder is not allowed.' }))).toBe(
       'comfyui-execution-error',
     );
   });
