@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
-import { unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import type { WfRunId } from 'littlehorse-client/proto';
+import { stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
 import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
@@ -10,9 +10,9 @@ import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
+import type { ShutdownClock } from './shutdown-clock.js';
+import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 
-/** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
-const DEFAULT_TASK_TIMEOUT_SEC = 60;
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
 
@@ -26,12 +26,17 @@ export interface TaskExecutionDeps {
   timeoutMarginMs: number;
   /** Resolves once ComfyUI answers (at once when it is healthy); the task waits for it within its deadline. */
   comfyReady: (signal: AbortSignal) => Promise<void>;
+  /** Bounds cleanup and the report once the worker is stopping. */
+  shutdown: ShutdownClock;
+  /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
+  timeouts: TaskTimeouts;
 }
 
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
-  done: Promise<Outcome>;
+  /** The outcome, and whether LittleHorse received its report. */
+  done: Promise<{ outcome: Outcome; delivered: boolean }>;
 }
 
 /**
@@ -43,7 +48,7 @@ export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): Runnin
   return { controller, done: run(polled, deps, controller) };
 }
 
-async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Outcome> {
+async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<{ outcome: Outcome; delivered: boolean }> {
   const { task } = polled;
   const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
   const ref = {
@@ -68,7 +73,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     } else {
       await deps.comfyReady(AbortSignal.any([controller.signal, AbortSignal.timeout(COMFY_RETURN_WAIT_MS)])).catch((error: unknown) => {
         if (controller.signal.aborted) throw error;
-        throw new Error(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
+        throw new ComfyNotBack(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
       outcome = await executeComfyuiWorkflow(input.workflow, {
         comfy: deps.comfy,
@@ -80,20 +85,26 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         signal: controller.signal,
         settings: deps.settings,
         identity: promptIdentity(ref),
+        cleanupBudgetMs: (usualMs) => deps.shutdown.cleanupBudgetMs(usualMs),
       });
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
-    const reason = controller.signal.aborted ? controller.signal.reason : error;
-    outcome = { ok: false, failure: unavailable(reason instanceof Error ? reason.message : String(reason)) };
+    outcome = { ok: false, failure: caughtFailure(error, controller.signal) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
     deadline.clear();
   }
 
+  if (!outcome.ok && outcome.failure.kind === 'unavailable' && outcome.failure.cause !== undefined) {
+    // A bug: its stack and cause go to the worker's log, never to the task's output.
+    const { cause } = outcome.failure;
+    logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
+  }
   const report = toReport(task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
-  const budgetMs = Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now());
+  // A shutdown leaves less: the report must land inside the platform's stop window.
+  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
@@ -101,14 +112,25 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   } else if (outcome.ok) {
     logger.info('task reported', { ...fields, outputs: outcome.result.outputs.length });
   } else {
-    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, message: outcome.failure.message });
+    // Not `message`: Powertools reserves that key and would drop the reason.
+    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
-  return outcome;
+  return { outcome, delivered: !undelivered };
 }
+
+/** A throw that reached the task's edge: the stop reason when the task was stopped, else its Failure. */
+function caughtFailure(error: unknown, signal: AbortSignal) {
+  if (signal.aborted) return stoppedBy(signal.reason);
+  if (error instanceof ComfyNotBack) return unavailable(error.message);
+  return toFailure(error);
+}
+
+/** The task waited for ComfyUI to answer again, in vain. */
+class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.
- * The timeout is read (GetTaskRun) beside the ComfyUI work, once the prompt is on its way, not
+ * The timeout is learnt (TaskTimeouts) beside the ComfyUI work, once the prompt is on its way, not
  * before it: it would be a round trip on the critical path of every task, and the deadline counts
  * from the claim anyway.
  */
@@ -118,7 +140,7 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
   let timer: NodeJS.Timeout | undefined;
   setImmediate(async () => {
     if (cleared) return; // finished already (bad input, ComfyUI away): no deadline to set
-    const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
+    const timeoutSec = await deps.timeouts.secondsFor(polled.task, AbortSignal.timeout(5_000));
     windowMs = timeoutSec * 1000;
     if (cleared) return;
     const deadlineAt = polled.receivedAt + Math.max(windowMs - deps.timeoutMarginMs, windowMs / 2);
@@ -136,20 +158,6 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
       clearTimeout(timer);
     },
   };
-}
-
-/** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
-async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: TaskLogger): Promise<number> {
-  if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
-  try {
-    const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });
-    return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
-  } catch (error) {
-    logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
-      error: (error as Error).message,
-    });
-    return DEFAULT_TASK_TIMEOUT_SEC;
-  }
 }
 
 /** The WfRunId chain, outermost parent first. */

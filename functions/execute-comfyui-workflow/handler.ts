@@ -1,8 +1,7 @@
-import type { ComfyEvent } from '../../lib/comfyui/messages.js';
-import { type Failure, type InvalidNode, toFailure, validationFailure } from './failure.js';
+import { type Failure, type InvalidNode, stoppedBy, toFailure, validationFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
-import type { HandlerDeps } from './ports.js';
+import type { HandlerDeps, LiveSignal } from './ports.js';
 import { withTaskOutputFolder, taskOutputFolder } from './output-folder.js';
 import { ProgressLog } from './progress.js';
 import { parseWorkflow, type Workflow } from './workflow.js';
@@ -49,28 +48,28 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   let retried = false;
   for (;;) {
     // Listen before submitting: a fast (e.g. fully cached) prompt can finish before POST /prompt answers.
-    const early: ComfyEvent[] = [];
-    const stopBuffering = deps.live?.listen((update) => update.type === 'event' && early.push(update.event));
+    const early: LiveSignal[] = [];
+    const stopBuffering = deps.live?.listen((update) => early.push(update));
     let submitted: Submitted;
     try {
       submitted = await attachOrSubmit(workflow, deps, retried);
     } catch (error) {
       stopBuffering?.();
-      const failure = toFailure(deps.signal.aborted ? deps.signal.reason : error);
-      const stoppedBy = deps.signal.aborted && deps.identity ? await stopOnComfy(deps.identity.promptId, deps) : undefined;
-      return finish(deps, { ok: false, failure, ...interrupted(stoppedBy, deps.identity?.promptId) });
+      const failure = deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error);
+      const stopped = deps.signal.aborted && deps.identity ? await stopOnComfy(deps.identity.promptId, deps) : undefined;
+      return finish(deps, { ok: false, failure, ...interrupted(stopped, deps.identity?.promptId) });
     }
     stopBuffering?.();
     const { promptId, attached, invalidNodes } = submitted;
 
     if (invalidNodes.length > 0 && !deps.settings.allowPartial) {
-      const stoppedBy = await stopOnComfy(promptId, deps);
+      const stopped = await stopOnComfy(promptId, deps);
       const failure = validationFailure(
         { type: 'prompt_outputs_partially_failed_validation', message: 'some output nodes failed validation (COMFYUI_ALLOW_PARTIAL=true would run the others)', details: null },
         invalidNodes,
         'ComfyUI accepted only part of the workflow, so it was taken off ComfyUI',
       );
-      return finish(deps, { ok: false, failure, promptId, ...interrupted(stoppedBy, promptId) });
+      return finish(deps, { ok: false, failure, promptId, ...interrupted(stopped, promptId) });
     }
 
     const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger, deps.clock.now);
@@ -84,8 +83,8 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
         retried = true;
         continue;
       }
-      const stoppedBy = completion.stopWork ? await stopOnComfy(promptId, deps) : undefined;
-      return finish(deps, { ok: false, failure: completion.failure, promptId, ...interrupted(stoppedBy, promptId) });
+      const stopped = completion.stopWork ? await stopOnComfy(promptId, deps) : undefined;
+      return finish(deps, { ok: false, failure: completion.failure, promptId, ...interrupted(stopped, promptId) });
     }
 
     const collected = collectOutputs(completion.entry.outputs, {
@@ -96,7 +95,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
     try {
       if (deps.download) await downloadAll(collected.outputs, deps);
     } catch (error) {
-      return finish(deps, { ok: false, failure: toFailure(deps.signal.aborted ? deps.signal.reason : error), promptId });
+      return finish(deps, { ok: false, failure: deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error), promptId });
     }
     const result: WorkflowResult = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
     if (invalidNodes.length > 0) result.skipped_outputs = skippedOutputs(workflow, invalidNodes);
@@ -115,8 +114,8 @@ interface Submitted {
 const idempotencyKeyOf = (deps: HandlerDeps): string | undefined =>
   (deps.identity?.extraData.littlehorse as { idempotency_key?: string } | undefined)?.idempotency_key;
 
-const interrupted = (stoppedBy: StopAction | undefined, promptId: string | undefined) =>
-  stoppedBy === 'interrupted' && promptId !== undefined ? { interruptedPromptId: promptId } : {};
+const interrupted = (stopped: StopAction | undefined, promptId: string | undefined) =>
+  stopped === 'interrupted' && promptId !== undefined ? { interruptedPromptId: promptId } : {};
 
 /**
  * A later attempt of the same TaskRun attaches to its earlier prompt instead of running it twice;
@@ -183,7 +182,7 @@ type StopAction = 'dequeued' | 'interrupted';
 
 /** Removes the prompt from ComfyUI's queue, or interrupts it if it is the one running, so no GPU work is orphaned. */
 async function stopOnComfy(promptId: string, deps: HandlerDeps): Promise<StopAction | undefined> {
-  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  const signal = AbortSignal.timeout(deps.cleanupBudgetMs?.(CLEANUP_TIMEOUT_MS) ?? CLEANUP_TIMEOUT_MS);
   try {
     const queue = await deps.comfy.getQueue(signal);
     if (queue.queue_pending.some((item) => item.promptId === promptId)) {
@@ -197,7 +196,7 @@ async function stopOnComfy(promptId: string, deps: HandlerDeps): Promise<StopAct
       return 'interrupted';
     }
   } catch (error) {
-    deps.logger.warn('could not stop the prompt on ComfyUI', { promptId, error: toFailure(error).message });
+    deps.logger.warn('could not stop the prompt on ComfyUI', { promptId, error: error instanceof Error ? error.message : String(error) });
   }
   return undefined;
 }
