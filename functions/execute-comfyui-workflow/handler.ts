@@ -43,66 +43,68 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   const key = idempotencyKeyOf(deps);
   const workflow = deps.settings.outputPerTask && key !== undefined ? withTaskOutputFolder(parsed.workflow, taskOutputFolder(key)) : parsed.workflow;
   deps.log(`submit workflow (${Object.keys(workflow).length} nodes)`);
-  const startedAt = deps.clock.now();
+  return finish(deps, await runPrompt(workflow, deps, deps.clock.now(), true));
+}
 
-  let retried = false;
-  for (;;) {
-    // Listen before submitting: a fast (e.g. fully cached) prompt can finish before POST /prompt answers.
-    const early: LiveSignal[] = [];
-    const stopBuffering = deps.live?.listen((update) => early.push(update));
-    let submitted: Submitted;
-    try {
-      submitted = await attachOrSubmit(workflow, deps, retried);
-    } catch (error) {
-      stopBuffering?.();
-      const failure = deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error);
-      const stopped = deps.signal.aborted && deps.identity ? await stopOnComfy(deps.identity.promptId, deps) : undefined;
-      return finish(deps, { ok: false, failure, ...interrupted(stopped, deps.identity?.promptId) });
-    }
+/**
+ * Submits the workflow (or, with `attach`, attaches to an earlier attempt's prompt), follows it and
+ * collects its outputs. An earlier prompt that turns out to have been stopped by its own attempt
+ * (deadline, shutdown) was never going to finish: then the workflow is submitted afresh.
+ */
+async function runPrompt(workflow: Workflow, deps: HandlerDeps, startedAt: number, attach: boolean): Promise<Outcome> {
+  // Listen before submitting: a fast (e.g. fully cached) prompt can finish before POST /prompt answers.
+  const early: LiveSignal[] = [];
+  const stopBuffering = deps.live?.listen((update) => early.push(update));
+  let submitted: Submitted;
+  try {
+    submitted = await attachOrSubmit(workflow, deps, attach);
+  } catch (error) {
+    const failure = deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error);
+    const stopped = deps.signal.aborted && deps.identity ? await stopOnComfy(deps.identity.promptId, deps) : undefined;
+    return { ok: false, failure, ...interrupted(stopped, deps.identity?.promptId) };
+  } finally {
     stopBuffering?.();
-    const { promptId, attached, invalidNodes } = submitted;
-
-    if (invalidNodes.length > 0 && !deps.settings.allowPartial) {
-      const stopped = await stopOnComfy(promptId, deps);
-      const failure = validationFailure(
-        { type: 'prompt_outputs_partially_failed_validation', message: 'some output nodes failed validation (COMFYUI_ALLOW_PARTIAL=true would run the others)', details: null },
-        invalidNodes,
-        'ComfyUI accepted only part of the workflow, so it was taken off ComfyUI',
-      );
-      return finish(deps, { ok: false, failure, promptId, ...interrupted(stopped, promptId) });
-    }
-
-    const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger, deps.clock.now);
-    const completion = await followPrompt(promptId, progress, deps, startedAt, early, attached).catch(
-      (error: unknown) => ({ status: 'failed' as const, failure: toFailure(error), stopWork: false }),
-    );
-    if (completion.status === 'failed') {
-      if (attached && !retried && completion.failure.kind === 'unavailable' && !deps.signal.aborted && (await stoppedEarlier(promptId, deps))) {
-        // Our own earlier attempt stopped this prompt (deadline, shutdown): it was never going to finish. Run it afresh.
-        deps.log(`prompt ${promptId} of an earlier attempt was stopped on ComfyUI and has left it; submitting afresh`);
-        retried = true;
-        continue;
-      }
-      const stopped = completion.stopWork ? await stopOnComfy(promptId, deps) : undefined;
-      return finish(deps, { ok: false, failure: completion.failure, promptId, ...interrupted(stopped, promptId) });
-    }
-
-    const collected = collectOutputs(completion.entry.outputs, {
-      outputDir: deps.settings.outputDir,
-      includeTemp: deps.settings.includeTempOutputs,
-    });
-    if (!collected.ok) return finish(deps, { ok: false, failure: collected.failure, promptId });
-    try {
-      if (deps.download) await downloadAll(collected.outputs, deps);
-    } catch (error) {
-      return finish(deps, { ok: false, failure: deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error), promptId });
-    }
-    const result: WorkflowResult = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
-    if (invalidNodes.length > 0) result.skipped_outputs = skippedOutputs(workflow, invalidNodes);
-    deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
-    if (result.skipped_outputs) deps.log(`skipped output node(s), invalid: ${result.skipped_outputs.map((o) => `${o.node_id} (${o.class_type ?? '?'})`).join(', ')}`);
-    return finish(deps, { ok: true, result });
   }
+  const { promptId, attached, invalidNodes } = submitted;
+
+  if (invalidNodes.length > 0 && !deps.settings.allowPartial) {
+    const stopped = await stopOnComfy(promptId, deps);
+    const failure = validationFailure(
+      { type: 'prompt_outputs_partially_failed_validation', message: 'some output nodes failed validation (COMFYUI_ALLOW_PARTIAL=true would run the others)', details: null },
+      invalidNodes,
+      'ComfyUI accepted only part of the workflow, so it was taken off ComfyUI',
+    );
+    return { ok: false, failure, promptId, ...interrupted(stopped, promptId) };
+  }
+
+  const progress = new ProgressLog(workflow, promptId, deps.log, deps.logger, deps.clock.now);
+  const completion = await followPrompt(promptId, progress, deps, startedAt, early, attached).catch(
+    (error: unknown) => ({ status: 'failed' as const, failure: toFailure(error), stopWork: false }),
+  );
+  if (completion.status === 'failed') {
+    if (attached && completion.failure.kind === 'unavailable' && !deps.signal.aborted && (await stoppedEarlier(promptId, deps))) {
+      deps.log(`prompt ${promptId} of an earlier attempt was stopped on ComfyUI and has left it; submitting afresh`);
+      return runPrompt(workflow, deps, startedAt, false);
+    }
+    const stopped = completion.stopWork ? await stopOnComfy(promptId, deps) : undefined;
+    return { ok: false, failure: completion.failure, promptId, ...interrupted(stopped, promptId) };
+  }
+
+  const collected = collectOutputs(completion.entry.outputs, {
+    outputDir: deps.settings.outputDir,
+    includeTemp: deps.settings.includeTempOutputs,
+  });
+  if (!collected.ok) return { ok: false, failure: collected.failure, promptId };
+  try {
+    if (deps.download) await downloadAll(collected.outputs, deps);
+  } catch (error) {
+    return { ok: false, failure: deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error), promptId };
+  }
+  const result: WorkflowResult = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
+  if (invalidNodes.length > 0) result.skipped_outputs = skippedOutputs(workflow, invalidNodes);
+  deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
+  if (result.skipped_outputs) deps.log(`skipped output node(s), invalid: ${result.skipped_outputs.map((o) => `${o.node_id} (${o.class_type ?? '?'})`).join(', ')}`);
+  return { ok: true, result };
 }
 
 interface Submitted {
@@ -117,13 +119,10 @@ const idempotencyKeyOf = (deps: HandlerDeps): string | undefined =>
 const interrupted = (stopped: StopAction | undefined, promptId: string | undefined) =>
   stopped === 'interrupted' && promptId !== undefined ? { interruptedPromptId: promptId } : {};
 
-/**
- * A later attempt of the same TaskRun attaches to its earlier prompt instead of running it twice;
- * `fresh` skips that, once an earlier prompt turned out to have been stopped.
- */
-async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps, fresh: boolean): Promise<Submitted> {
+/** With `attach`, a later attempt of the same TaskRun attaches to its earlier prompt instead of running it twice. */
+async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps, attach: boolean): Promise<Submitted> {
   const { comfy, identity, signal } = deps;
-  if (identity && identity.earlierPromptIds.length > 0 && !fresh) {
+  if (attach && identity && identity.earlierPromptIds.length > 0) {
     const earlier = new Set(identity.earlierPromptIds);
     const key = idempotencyKeyOf(deps);
     const queue = await comfy.getQueue(signal);
