@@ -8,8 +8,8 @@ export type Transcript = TranscriptEntry[];
 
 export interface Recording {
   graph: unknown;
-  /** POST /interrupt {prompt_id} once the prompt runs, after this long. */
-  interruptAfterMs?: number;
+  /** POST /interrupt {prompt_id} as soon as this node starts (`executing`), with a GET /queue taken just before. */
+  interruptAtNode?: string;
   /** Run the graph once before recording, so the recorded run is a cached re-run. */
   warmUp?: boolean;
 }
@@ -30,7 +30,7 @@ const isMessage = (e: TranscriptEntry): e is Extract<TranscriptEntry, { type: st
 
 /**
  * Records one prompt on a ComfyUI (the real one or the simulator, the same way): connect /ws, POST
- * /prompt, optionally interrupt it while it runs (with a GET /queue taken then), wait for its end
+ * /prompt, optionally interrupt it once a given node runs (with a GET /queue taken then), wait for its end
  * (`executing {node: null}`), read /history. A 400 is recorded and the socket closed shortly after.
  */
 export async function recordPrompt(url: string, recording: Recording, timeoutMs = 60_000): Promise<Transcript> {
@@ -69,9 +69,9 @@ export async function recordPrompt(url: string, recording: Recording, timeoutMs 
       await new Promise((resolve) => setTimeout(resolve, 300));
       return entries;
     }
-    if (recording.interruptAfterMs !== undefined) {
-      await until(() => entries.some((e) => isMessage(e) && e.type === 'execution_start'), 'execution_start');
-      await new Promise((resolve) => setTimeout(resolve, recording.interruptAfterMs));
+    if (recording.interruptAtNode !== undefined) {
+      const node = recording.interruptAtNode;
+      await until(() => entries.some((e) => isMessage(e) && e.type === 'executing' && e.data.node === node), `node ${node} starting`);
       const queue = await fetch(`${url}/queue`);
       entries.push({ t: t(), http: 'GET /queue', status: queue.status, body: await queue.json() });
       const interrupted = await fetch(`${url}/interrupt`, { method: 'POST', body: JSON.stringify({ prompt_id: promptId }) });
