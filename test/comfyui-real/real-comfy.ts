@@ -9,14 +9,14 @@ const READY_TIMEOUT_MS = 120_000;
 
 /** What to set when there is no ComfyUI to test against: the suite fails at once with this. */
 export const NEEDS_COMFYUI =
-  'npm run test:comfyui needs a real ComfyUI. Set COMFYUI_DIR to a folder with ComfyUI\'s own code (main.py; see test/comfyui-real/README.md), ' +
-  'which the suite starts on CPU with test/comfyui-real/realstack/start-comfyui.sh, or COMFYUI_TEST_URL to one already running ' +
-  '(with COMFYUI_TEST_OUTPUT_DIR and COMFYUI_TEST_TEMP_DIR when its output and temp folders are on this machine, the temp folder being <--temp-directory>/temp; otherwise outputs are downloaded through /view).';
+  'npm run test:comfyui needs a real ComfyUI. Set REAL_COMFYUI_DIR to a folder with ComfyUI\'s own code (main.py; see test/comfyui-real/README.md), ' +
+  'which the suite starts on CPU with test/comfyui-real/realstack/start-comfyui.sh, or REAL_COMFYUI_URL to one already running ' +
+  '(with REAL_COMFYUI_OUTPUT_DIR and REAL_COMFYUI_TEMP_DIR when its output and temp folders are on this machine, the temp folder being <--temp-directory>/temp; otherwise outputs are downloaded through /view).';
 
 /** Which ComfyUI the suite runs against, from the environment; undefined when none is given. */
 export function comfyTarget(env: NodeJS.ProcessEnv = process.env): { dir: string } | { url: string; outputDir?: string; tempDir?: string } | undefined {
-  if (env.COMFYUI_TEST_URL) return { url: env.COMFYUI_TEST_URL.replace(/\/+$/, ''), outputDir: env.COMFYUI_TEST_OUTPUT_DIR || undefined, tempDir: env.COMFYUI_TEST_TEMP_DIR || undefined };
-  if (env.COMFYUI_DIR) return { dir: env.COMFYUI_DIR };
+  if (env.REAL_COMFYUI_URL) return { url: env.REAL_COMFYUI_URL.replace(/\/+$/, ''), outputDir: env.REAL_COMFYUI_OUTPUT_DIR || undefined, tempDir: env.REAL_COMFYUI_TEMP_DIR || undefined };
+  if (env.REAL_COMFYUI_DIR) return { dir: env.REAL_COMFYUI_DIR };
   return undefined;
 }
 
@@ -64,7 +64,7 @@ export async function realComfy(): Promise<RealComfy> {
   if ('url' in target) {
     await waitUntilAnswering(target.url, 10_000);
     const refuse = async () => {
-      throw new Error('ComfyUI at COMFYUI_TEST_URL is not ours to kill or restart');
+      throw new Error('ComfyUI at REAL_COMFYUI_URL is not ours to kill or restart');
     };
     return { url: target.url, outputDir: target.outputDir, tempDir: target.tempDir, owned: false, kill: refuse, start: refuse, stop: async () => undefined };
   }

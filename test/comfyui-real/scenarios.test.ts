@@ -262,7 +262,7 @@ describe('failures on the way', () => {
   });
 
   it('ComfyUI killed mid-run: the task fails for LittleHorse to retry, and once it is back the next task runs', async (context) => {
-    if (!comfy.owned) context.skip(); // only a ComfyUI this suite started can be killed (COMFYUI_DIR)
+    if (!comfy.owned) context.skip(); // only a ComfyUI this suite started can be killed (REAL_COMFYUI_DIR)
     await startWorker({ COMFYUI_HTTP_RETRIES: '1' });
     const lost = schedule(fresh('long'));
     await waitUntilRunning(comfy.url);

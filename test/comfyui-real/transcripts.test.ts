@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 // What ComfyUI's own server sends, recorded the way the conformance test records the simulator
-// (test/devstack-comfyui-conformance.test.ts); COMFYUI_RECORD_TRANSCRIPTS=true keeps them as test data.
+// (test/devstack-comfyui-conformance.test.ts); REAL_COMFYUI_RECORD_TRANSCRIPTS=true keeps them as test data.
 describe('transcripts of the real server', () => {
   it.each(Object.keys(CONFORMANCE_RECORDINGS))('%s', async (name) => {
     const transcript = await recordPrompt(comfy.url, CONFORMANCE_RECORDINGS[name]!());
@@ -29,7 +29,7 @@ describe('transcripts of the real server', () => {
     } else {
       expect(types).toEqual(['status']); // a 400: nothing queued, nothing sent
     }
-    if (process.env.COMFYUI_RECORD_TRANSCRIPTS === 'true') {
+    if (process.env.REAL_COMFYUI_RECORD_TRANSCRIPTS === 'true') {
       mkdirSync(OUT, { recursive: true });
       writeFileSync(path.join(OUT, `${name}.transcript.json`), `${JSON.stringify(transcript, null, 1)}\n`);
     }
