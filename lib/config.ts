@@ -46,6 +46,8 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_OUTPUTS: flag(false),
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
+  COMFYUI_ALLOW_PARTIAL: flag(false),
+  COMFYUI_OUTPUT_PER_TASK: flag(false),
   ...s3Env,
   ...outputStoreEnv,
   ...mediaInputEnv,
@@ -119,6 +121,8 @@ export interface ComfyConfig {
   downloadOutputs: boolean;
   downloadMaxBytes: number;
   includeTempOutputs: boolean;
+  allowPartial: boolean;
+  outputPerTask: boolean;
 }
 
 export interface WorkerConfig {
@@ -203,6 +207,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         downloadOutputs: e.COMFYUI_DOWNLOAD_OUTPUTS,
         downloadMaxBytes: e.COMFYUI_DOWNLOAD_MAX_BYTES,
         includeTempOutputs: e.COMFYUI_INCLUDE_TEMP_OUTPUTS,
+        allowPartial: e.COMFYUI_ALLOW_PARTIAL,
+        outputPerTask: e.COMFYUI_OUTPUT_PER_TASK,
       },
       worker: {
         taskName: e.LHW_TASK_NAME,

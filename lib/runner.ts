@@ -18,6 +18,7 @@ import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
+import { waitForInterruptedPrompt } from './comfyui/interrupted-prompt.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -107,6 +108,8 @@ export class Runner {
           historyTimeoutMs: config.comfy.historyTimeoutMs,
           watchdogIntervalMs: config.comfy.watchdogIntervalMs,
           includeTempOutputs: config.comfy.includeTempOutputs,
+          allowPartial: config.comfy.allowPartial,
+          outputPerTask: config.comfy.outputPerTask,
         },
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
@@ -116,6 +119,8 @@ export class Runner {
       // ComfyUI is free once the outcome is known: the report goes out beside the next task's start.
       this.trackReport(this.current.reported);
       const outcome = await this.current.outcome;
+      // Not free after an interrupt: ComfyUI finishes the running node first (issue 13).
+      if (!outcome.ok && outcome.interruptedPromptId) await waitForInterruptedPrompt(comfy, outcome.interruptedPromptId, { logger, signal: this.stopController.signal });
       this.current = undefined;
       if (!outcome.ok && outcome.failure.kind === 'unavailable') this.health.check();
       this.tasksDone++;

@@ -53,6 +53,7 @@ class FakeComfyServer implements FakeComfy {
   private stopped = false;
   private wake: (() => void) | undefined;
   private readonly sleepers = new Set<() => void>();
+  private readonly outputCache = new Map<string, Record<string, unknown> | null>();
   private port: number;
 
   constructor(private readonly opts: FakeComfyOptions) {
@@ -179,6 +180,7 @@ class FakeComfyServer implements FakeComfy {
           if (this.epoch === epoch) this.current = { clientId, lastNodeId };
         },
         sleep: (ms) => this.sleep(ms, epoch),
+        cache: this.opts.cache ? this.outputCache : undefined,
       };
       try {
         this.events.emit('started', promptId);
@@ -235,6 +237,7 @@ class FakeComfyServer implements FakeComfy {
     this.queue.reset();
     this.number = 0;
     this.interruptFlag = false;
+    this.outputCache.clear();
     this.current = { clientId: null, lastNodeId: null };
     for (const wakeSleeper of [...this.sleepers]) wakeSleeper();
     this.hub.dropAll(); // a restarted process has no open sockets
