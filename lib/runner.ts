@@ -15,6 +15,9 @@ import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
 import { ComfyHealth } from './comfyui/health.js';
+import { measureBacklog } from './littlehorse/backlog.js';
+import { publishBacklog } from './metrics/backlog-publisher.js';
+import type { TaskMetrics } from './metrics/task-metrics.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -23,6 +26,7 @@ export interface RunnerDeps {
   live?: LiveSocket;
   download?: DownloadOutput;
   logger: Logger;
+  metrics: TaskMetrics;
 }
 
 /** How long start-up keeps retrying LittleHorse before giving up with exit code 3. */
@@ -41,6 +45,7 @@ export class Runner {
   private poller: TaskPoller | undefined;
   private health: ComfyHealth | undefined;
   private pollerStopped: Promise<void> = Promise.resolve();
+  private stopBacklog: () => void = () => {};
   private readonly shutdownClock: ShutdownClock;
   private tasksDone = 0;
   /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
@@ -73,11 +78,21 @@ export class Runner {
       return ExitCode.COMFYUI_NOT_READY;
     }
     live?.start();
-    this.health = new ComfyHealth({ comfy, live, logger, onChange: () => this.updateWanting() });
+    this.health = new ComfyHealth({
+      comfy,
+      live,
+      logger,
+      onChange: (healthy) => {
+        this.deps.metrics.comfyUiUp(healthy);
+        this.updateWanting();
+      },
+    });
+    this.deps.metrics.comfyUiUp(true);
 
     const registered = await this.connectToLittleHorse();
     if (registered !== ExitCode.OK) return registered;
     this.warnAboutTimeouts();
+    this.publishBacklog();
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
     logger.info('worker ready', { taskName: config.worker.taskName, mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
@@ -102,6 +117,7 @@ export class Runner {
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
         shutdown: this.shutdownClock,
+        metrics: this.deps.metrics,
       });
       const { outcome, delivered } = await this.current.done;
       this.current = undefined;
@@ -259,6 +275,15 @@ export class Runner {
     setTimeout(() => this.stop(`LHW_MAX_RUNTIME_SEC=${maxRuntimeMs / 1000} nearly used`), Math.max(0, stopAt - Date.now())).unref();
   }
 
+  /** COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: this worker publishes how many tasks wait in LittleHorse. */
+  private publishBacklog(): void {
+    const { config, connections, logger, metrics } = this.deps;
+    const intervalMs = config.metrics.backlogIntervalMs;
+    if (intervalMs <= 0) return;
+    const measure = (signal: AbortSignal) => measureBacklog(connections.bootstrap(), config.worker.taskName, { signal });
+    this.stopBacklog = publishBacklog({ intervalMs, measure, metrics, logger });
+  }
+
   private warnAboutTimeouts(): void {
     const { comfy } = this.deps.config;
     if (comfy.historyTimeoutMs > 60_000) {
@@ -271,6 +296,7 @@ export class Runner {
 
   /** Tasks taken but never started (a withdrawn request answered late) are reported, never dropped. */
   private async shutdown(): Promise<void> {
+    this.stopBacklog();
     await this.pollerStopped;
     const reason = `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`;
     await Promise.all([...this.inbox.splice(0).map((task) => this.reportNotStarted(task, reason)), ...this.turningAway]);

@@ -11,6 +11,8 @@ import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
+import type { TaskMetrics } from './metrics/task-metrics.js';
+import { taskEnd, watchComfy } from './metrics/task-figures.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
 const DEFAULT_TASK_TIMEOUT_SEC = 60;
@@ -29,6 +31,7 @@ export interface TaskExecutionDeps {
   comfyReady: (signal: AbortSignal) => Promise<void>;
   /** Bounds cleanup and the report once the worker is stopping. */
   shutdown: ShutdownClock;
+  metrics: TaskMetrics;
 }
 
 export interface RunningTask {
@@ -62,6 +65,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   logger.info('task received', { address: polled.address });
 
   const deadline = taskDeadline(polled, deps, logger, controller);
+  const watched = watchComfy(deps.comfy, deps.live);
 
   let outcome: Outcome;
   try {
@@ -75,7 +79,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         throw new ComfyNotBack(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
       outcome = await executeComfyuiWorkflow(input.workflow, {
-        comfy: deps.comfy,
+        comfy: watched.comfy,
         live: deps.live,
         download: deps.download,
         log,
@@ -100,11 +104,13 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     const { cause } = outcome.failure;
     logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
   }
+  const runTimeMs = Date.now() - polled.receivedAt;
   const report = toReport(task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   // A shutdown leaves less: the report must land inside the platform's stop window.
   const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
+  deps.metrics.taskFinished({ end: taskEnd(report), delivered: !undelivered, runTimeMs, ...watched.figures(polled.receivedAt) });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });

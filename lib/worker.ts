@@ -7,6 +7,8 @@ import { LiveSocket } from './comfyui/live-socket.js';
 import { LittleHorseConnections } from './littlehorse/connection.js';
 import { createLogger } from './logger.js';
 import { Runner } from './runner.js';
+import { EmfMetrics } from './metrics/emf.js';
+import { noMetrics } from './metrics/task-metrics.js';
 
 export interface Worker {
   config: Config;
@@ -37,7 +39,8 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const comfy = new ComfyClient(http);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
   const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
-  const runner = new Runner({ config, connections, comfy, live, download, logger });
+  const metrics = config.metrics.format === 'emf' ? new EmfMetrics(config.worker.taskName, logger) : noMetrics;
+  const runner = new Runner({ config, connections, comfy, live, download, logger, metrics });
   return {
     ok: true,
     worker: {
