@@ -11,11 +11,13 @@ import {
   type ReportTaskRun,
   type RunWfRequest,
   type ScheduledTask,
+  type SearchTaskRunRequest,
   type TaskDef,
   type TaskRunId,
   type WfRunId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
+import { DEFAULT_PARTITIONS, searchTaskRuns } from './search.js';
 import { type FakeTaskRun, type Hungry, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
 import { WfRunState } from './wf-runs.js';
 
@@ -34,6 +36,8 @@ export interface FakeLittleHorseOptions {
   tenants?: string[];
   /** Heartbeat window after which a worker is dropped (15 s before server 0.16, 90 s after). */
   workerInactivityMs?: number;
+  /** Partitions TaskRuns are spread over, which shapes SearchTaskRun's pages (LHS_CLUSTER_PARTITIONS). */
+  partitions?: number;
 }
 
 export interface FakeLittleHorse {
@@ -97,7 +101,7 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
 /**
  * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
- * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
+ * GetTaskRun, SearchTaskRun in ./search.ts) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
  * PutWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
@@ -159,6 +163,8 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         if (!run || run.tenant !== tenant) throw new ServerError(Status.NOT_FOUND, `Couldn't find TaskRun ${runKey(request)}`);
         return toTaskRun(run);
       },
+      searchTaskRun: async (request: SearchTaskRunRequest, context: CallContext) =>
+        searchTaskRuns(state.taskRuns.values(), tenantOf(context, 'searchTaskRun'), request, options.partitions ?? DEFAULT_PARTITIONS),
       putWfSpec: async (request: PutWfSpecRequest, context: CallContext) => wfRuns.putWfSpec(tenantOf(context, 'putWfSpec'), request),
       runWf: async (request: RunWfRequest, context: CallContext) => wfRuns.runWf(tenantOf(context, 'runWf'), request),
       getWfRun: async (request: WfRunId, context: CallContext) => wfRuns.getWfRun(tenantOf(context, 'getWfRun'), request),
@@ -372,6 +378,7 @@ function toTaskRun(run: FakeTaskRun) {
     id: run.id,
     taskDefId: { name: run.taskDefName },
     status: run.status,
+    scheduledAt: run.scheduledAt.toISOString(),
     timeoutSeconds: run.timeoutSeconds,
     totalAttempts: run.totalAttempts,
     inputVariables: Object.entries(run.variables).map(([varName, value]) => ({ varName, value, masked: false })),

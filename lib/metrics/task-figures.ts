@@ -11,12 +11,16 @@ export function taskEnd(report: ReportTaskRun): TaskEnd {
 
 /**
  * The ComfyUI API the handler gets for one task, noting when ComfyUI accepted the prompt and each
- * history read made while the WebSocket was down (the follow loop falling back to polling). With
- * live events switched off, polling is the design, not a fallback, and is not counted.
+ * status read (GET /queue, GET /history) made while the WebSocket was down: the follow loop polling
+ * because it cannot listen. With live events switched off, polling is the design, not a fallback,
+ * and is not counted.
  */
 export function watchComfy(comfy: ComfyApi, live: LiveEvents | undefined) {
   let acceptedAt: number | undefined;
   let socketFallbacks = 0;
+  const fallingBack = () => {
+    if (live && !live.connected) socketFallbacks++;
+  };
   const watched: ComfyApi = {
     submitPrompt: async (request, signal) => {
       const promptId = await comfy.submitPrompt(request, signal);
@@ -24,10 +28,13 @@ export function watchComfy(comfy: ComfyApi, live: LiveEvents | undefined) {
       return promptId;
     },
     getHistory: (promptId, signal) => {
-      if (live && !live.connected) socketFallbacks++;
+      fallingBack();
       return comfy.getHistory(promptId, signal);
     },
-    getQueue: (signal) => comfy.getQueue(signal),
+    getQueue: (signal) => {
+      fallingBack();
+      return comfy.getQueue(signal);
+    },
     deleteFromQueue: (promptIds, signal) => comfy.deleteFromQueue(promptIds, signal),
     interrupt: (promptId, signal) => comfy.interrupt(promptId, signal),
   };

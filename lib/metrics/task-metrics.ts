@@ -9,7 +9,7 @@ export interface TaskFinished {
   runTimeMs: number;
   /** From the task's arrival to ComfyUI accepting its prompt; undefined when no prompt was submitted. */
   claimToStartMs: number | undefined;
-  /** History reads the follow loop made because the WebSocket was down. */
+  /** ComfyUI status reads (queue, history) made because the WebSocket was down. */
   socketFallbacks: number;
 }
 
