@@ -65,7 +65,7 @@ export function searchTaskRuns(runs: Iterable<FakeTaskRun>, tenant: string, requ
 }
 
 /** A stable spread of WfRunIds over partitions (the real server uses Kafka's murmur2 on the key). */
-function partitionOf(wfRunId: string, partitions: number): number {
+export function partitionOf(wfRunId: string, partitions: number): number {
   let hash = 0;
   for (let i = 0; i < wfRunId.length; i++) hash = (Math.imul(hash, 31) + wfRunId.charCodeAt(i)) | 0;
   return (hash >>> 0) % partitions;
