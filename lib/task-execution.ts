@@ -59,7 +59,8 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     taskGuid: task.taskRunId?.taskGuid ?? '',
     attemptNumber: task.attemptNumber,
   };
-  const logger = withKeys(deps.logger, { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
+  const taskRunId = `${ref.wfRunId}/${ref.taskGuid}`;
+  const logger = withKeys(deps.logger, { taskRunId, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
   logger.info('task received', { address: polled.address });
@@ -110,7 +111,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   // A shutdown leaves less: the report must land inside the platform's stop window.
   const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
-  deps.metrics.taskFinished({ end: taskEnd(report), delivered: !undelivered, runTimeMs, ...watched.figures(polled.receivedAt) });
+  deps.metrics.taskFinished({ taskRunId, end: taskEnd(report), delivered: !undelivered, runTimeMs, ...watched.figures(polled.receivedAt) });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });

@@ -39,6 +39,7 @@ describe('metrics as CloudWatch embedded-metric-format lines (COMFYUI_WORKER_MET
     expect(directive(line).Namespace).toBe('ComfyUIWorker');
     expect(directive(line).Dimensions).toEqual([['TaskDef']]);
     expect(line).toMatchObject({ TaskDef: TASK_NAME, TasksSucceeded: 1, TaskExceptions: 0, TasksFailed: 0, ReportsUndelivered: 0, SocketFallbacks: 0 });
+    expect(line.taskRunId).toBe(`${run.id.wfRunId?.id}/${run.id.taskGuid}`);
     expect(line.ClaimToStartMs).toEqual(expect.any(Number));
     expect(line.ClaimToStartMs as number).toBeLessThan(line.RunTimeMs as number);
     // ComfyUI takes 100 ms per prompt in the double: the run time covers it.

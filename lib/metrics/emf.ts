@@ -36,6 +36,7 @@ export class EmfMetrics implements TaskMetrics {
     m.addMetric('RunTimeMs', MetricUnit.Milliseconds, task.runTimeMs);
     if (task.claimToStartMs !== undefined) m.addMetric('ClaimToStartMs', MetricUnit.Milliseconds, task.claimToStartMs);
     m.addMetric('SocketFallbacks', MetricUnit.Count, task.socketFallbacks);
+    m.addMetadata('taskRunId', task.taskRunId);
     m.publishStoredMetrics();
   }
 

@@ -2,6 +2,8 @@
 export type TaskEnd = { status: 'success' } | { status: 'exception'; exceptionName: string } | { status: 'failed' };
 
 export interface TaskFinished {
+  /** `<wfRunId>/<taskGuid>`, as the worker's logs name it: high cardinality, so never a dimension. */
+  taskRunId: string;
   end: TaskEnd;
   /** Whether LittleHorse received the report. */
   delivered: boolean;
