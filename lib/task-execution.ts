@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
+import type { WfRunId } from 'littlehorse-client/proto';
 import { stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
 import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
@@ -11,11 +11,10 @@ import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
-import type { TaskMetrics } from './metrics/task-metrics.js';
+import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
+import type { TaskFinished, TaskMetrics } from './metrics/task-metrics.js';
 import { taskEnd, watchComfy } from './metrics/task-figures.js';
 
-/** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
-const DEFAULT_TASK_TIMEOUT_SEC = 60;
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
 
@@ -31,14 +30,18 @@ export interface TaskExecutionDeps {
   comfyReady: (signal: AbortSignal) => Promise<void>;
   /** Bounds cleanup and the report once the worker is stopping. */
   shutdown: ShutdownClock;
+  /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
+  timeouts: TaskTimeouts;
   metrics: TaskMetrics;
 }
 
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
-  /** The outcome, and whether LittleHorse received its report. */
-  done: Promise<{ outcome: Outcome; delivered: boolean }>;
+  /** The outcome, once ComfyUI is done with the task: from then on the worker may take the next one. */
+  outcome: Promise<Outcome>;
+  /** Whether LittleHorse received the report (it is delivered beside the next task's start). */
+  reported: Promise<boolean>;
 }
 
 /**
@@ -47,10 +50,20 @@ export interface RunningTask {
  */
 export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): RunningTask {
   const controller = new AbortController();
-  return { controller, done: run(polled, deps, controller) };
+  const worked = work(polled, deps, controller);
+  return { controller, outcome: worked.then((w) => w.outcome), reported: worked.then((w) => report(polled, deps, w)) };
 }
 
-async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<{ outcome: Outcome; delivered: boolean }> {
+interface Worked {
+  outcome: Outcome;
+  lines: string[];
+  logger: TaskLogger;
+  /** LittleHorse's window for this attempt (ms from the claim). */
+  windowMs: number;
+  figures: Omit<TaskFinished, 'end' | 'delivered'>;
+}
+
+async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Worked> {
   const { task } = polled;
   const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
   const ref = {
@@ -105,13 +118,18 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     const { cause } = outcome.failure;
     logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
   }
-  const runTimeMs = Date.now() - polled.receivedAt;
-  const report = toReport(task, outcome, lines, new Date());
+  const figures = { taskRunId, runTimeMs: Date.now() - polled.receivedAt, ...watched.figures(polled.receivedAt) };
+  return { outcome, lines, logger, windowMs: deadline.windowMs(), figures };
+}
+
+/** Delivers the task's report; resolves false when LittleHorse never received it. */
+async function report(polled: PolledTask, deps: TaskExecutionDeps, { outcome, lines, logger, windowMs, figures }: Worked): Promise<boolean> {
+  const report = toReport(polled.task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   // A shutdown leaves less: the report must land inside the platform's stop window.
-  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
+  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + windowMs - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
-  deps.metrics.taskFinished({ taskRunId, end: taskEnd(report), delivered: !undelivered, runTimeMs, ...watched.figures(polled.receivedAt) });
+  deps.metrics.taskFinished({ ...figures, end: taskEnd(report), delivered: !undelivered });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });
@@ -121,7 +139,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     // Not `message`: Powertools reserves that key and would drop the reason.
     logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
-  return { outcome, delivered: !undelivered };
+  return !undelivered;
 }
 
 /** A throw that reached the task's edge: the stop reason when the task was stopped, else its Failure. */
@@ -136,7 +154,7 @@ class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.
- * The timeout is read (GetTaskRun) beside the ComfyUI work, once the prompt is on its way, not
+ * The timeout is learnt (TaskTimeouts) beside the ComfyUI work, once the prompt is on its way, not
  * before it: it would be a round trip on the critical path of every task, and the deadline counts
  * from the claim anyway.
  */
@@ -146,7 +164,7 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
   let timer: NodeJS.Timeout | undefined;
   setImmediate(async () => {
     if (cleared) return; // finished already (bad input, ComfyUI away): no deadline to set
-    const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
+    const timeoutSec = await deps.timeouts.secondsFor(polled.task, AbortSignal.timeout(5_000));
     windowMs = timeoutSec * 1000;
     if (cleared) return;
     const deadlineAt = polled.receivedAt + Math.max(windowMs - deps.timeoutMarginMs, windowMs / 2);
@@ -164,20 +182,6 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
       clearTimeout(timer);
     },
   };
-}
-
-/** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
-async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: TaskLogger): Promise<number> {
-  if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
-  try {
-    const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });
-    return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
-  } catch (error) {
-    logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
-      error: (error as Error).message,
-    });
-    return DEFAULT_TASK_TIMEOUT_SEC;
-  }
 }
 
 /** The WfRunId chain, outermost parent first. */

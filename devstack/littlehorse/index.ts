@@ -15,6 +15,7 @@ import {
   type TaskDef,
   type TaskRunId,
   type WfRunId,
+  type WfSpecId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
 import { DEFAULT_PARTITIONS, searchTaskRuns } from './search.js';
@@ -102,7 +103,7 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
  * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
  * GetTaskRun, SearchTaskRun in ./search.ts) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
- * PutWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
+ * PutWfSpec/GetWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
 export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {}): Promise<FakeLittleHorse> {
@@ -167,6 +168,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         searchTaskRuns(state.taskRuns.values(), tenantOf(context, 'searchTaskRun'), request, options.partitions ?? DEFAULT_PARTITIONS),
       putWfSpec: async (request: PutWfSpecRequest, context: CallContext) => wfRuns.putWfSpec(tenantOf(context, 'putWfSpec'), request),
       runWf: async (request: RunWfRequest, context: CallContext) => wfRuns.runWf(tenantOf(context, 'runWf'), request),
+      getWfSpec: async (request: WfSpecId, context: CallContext) => wfRuns.getWfSpec(tenantOf(context, 'getWfSpec'), request),
       getWfRun: async (request: WfRunId, context: CallContext) => wfRuns.getWfRun(tenantOf(context, 'getWfRun'), request),
       getNodeRun: async (request: NodeRunId, context: CallContext) => wfRuns.getNodeRun(tenantOf(context, 'getNodeRun'), request),
       registerTaskWorker: async (request: { taskWorkerId: string; taskDefId?: { name: string } }, context: CallContext) => {
