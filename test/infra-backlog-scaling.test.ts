@@ -1,5 +1,5 @@
 // infra/aws/backlog-scaling.yaml: the scaling policy reads the metric the worker publishes.
-// (Its syntax is checked by `cfn-lint infra/aws/backlog-scaling.yaml`, ~25 s: kept out of the suite.)
+// (cfn-lint runs over it with the other templates in test/infra-tools.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE } from '../lib/metrics/emf.js';
 import { parseTemplate, Stack } from './support/cloudformation.js';
