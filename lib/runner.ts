@@ -16,7 +16,7 @@ import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
-import { measureBacklog } from './littlehorse/backlog.js';
+import { backlogGauge } from './littlehorse/backlog.js';
 import { publishBacklog } from './metrics/backlog-publisher.js';
 import type { TaskMetrics } from './metrics/task-metrics.js';
 
@@ -290,7 +290,7 @@ export class Runner {
     const { config, connections, logger, metrics } = this.deps;
     const intervalMs = config.metrics.backlogIntervalMs;
     if (intervalMs <= 0) return;
-    const measure = (signal: AbortSignal) => measureBacklog(connections.bootstrap(), config.worker.taskName, { signal });
+    const measure = backlogGauge(connections.bootstrap(), config.worker.taskName);
     this.stopBacklog = publishBacklog({ intervalMs, measure, metrics, logger });
   }
 

@@ -1,9 +1,10 @@
-import { createChannel, createClient } from 'nice-grpc';
-import { LittleHorseDefinition, type TaskRunId, TaskStatus } from 'littlehorse-client/proto';
+import { createChannel, createClient, Status } from 'nice-grpc';
+import { type TaskRunId, TaskStatus } from 'littlehorse-client/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FakeLittleHorse, startFakeLittleHorse } from '../devstack/littlehorse/index.js';
 import { DEFAULT_PARTITIONS, partitionOf } from '../devstack/littlehorse/search.js';
-import { measureBacklog } from '../lib/littlehorse/backlog.js';
+import { backlogGauge, type BacklogClient, measureBacklog } from '../lib/littlehorse/backlog.js';
+import { LittleHorseService } from '../lib/littlehorse/count-task-run.js';
 import { stackFixture } from './support/stack-fixture.js';
 import { TASK_NAME } from './support/stack.js';
 
@@ -17,9 +18,20 @@ const workflow = { workflow: { jsonObj: '{}' } };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const key = (id: TaskRunId | undefined) => `${id?.wfRunId?.id}/${id?.taskGuid}`;
 
-async function start() {
-  lh = await startFakeLittleHorse();
-  return createClient(LittleHorseDefinition, createChannel(`${lh.host}:${lh.port}`));
+async function start(options: Parameters<typeof startFakeLittleHorse>[0] = {}) {
+  lh = await startFakeLittleHorse(options);
+  return createClient(LittleHorseService, createChannel(`${lh.host}:${lh.port}`));
+}
+
+/** The client, counting the calls made through it. */
+function counted(client: BacklogClient) {
+  const calls = { countTaskRun: 0, searchTaskRun: 0, getTaskRun: 0 };
+  const spy: BacklogClient = {
+    countTaskRun: (...args) => (calls.countTaskRun++, client.countTaskRun(...args)),
+    searchTaskRun: (...args) => (calls.searchTaskRun++, client.searchTaskRun(...args)),
+    getTaskRun: (...args) => (calls.getTaskRun++, client.getTaskRun(...args)),
+  };
+  return { spy, calls };
 }
 
 /** A WfRunId the double files under the given partition, so a test can place a task on purpose. */
@@ -91,6 +103,32 @@ describe('the backlog: TaskRuns of our TaskDef waiting in LittleHorse', () => {
   it('is zero with no age when nothing waits', async () => {
     const client = await start();
     expect(await measureBacklog(client, TASK_NAME)).toEqual({ count: 0, oldestAgeMs: undefined });
+  });
+});
+
+describe('CountTaskRun (LittleHorse 1.2+): the backlog from one counter', () => {
+  it('counts every waiting task in one call, past the cap a page count would stop at', async () => {
+    const { spy, calls } = counted(await start());
+    for (let i = 0; i < 30; i++) lh!.scheduleTask({ taskDefName: TASK_NAME, variables: workflow });
+    const backlog = await backlogGauge(spy, TASK_NAME, { pageSize: 7, maxCount: 10 })();
+    expect(backlog.count).toBe(30);
+    expect(calls.countTaskRun).toBe(1);
+    // Only the walk to the oldest searches: one unbounded limit-1 search to start it, then one per step.
+    expect(calls.searchTaskRun).toBeLessThanOrEqual(1 + DEFAULT_PARTITIONS);
+  });
+
+  it('falls back to counting pages on a server without it, and stops asking after the first UNIMPLEMENTED', async () => {
+    const { spy, calls } = counted(await start({ countTaskRun: false }));
+    for (let i = 0; i < 30; i++) lh!.scheduleTask({ taskDefName: TASK_NAME, variables: workflow });
+    const gauge = backlogGauge(spy, TASK_NAME, { pageSize: 7 });
+    expect((await gauge()).count).toBe(30);
+    expect((await gauge()).count).toBe(30);
+    expect(calls.countTaskRun).toBe(1);
+  });
+
+  it('is refused for any status but TASK_SCHEDULED, as the server does', async () => {
+    const client = await start();
+    await expect(client.countTaskRun({ taskDefName: TASK_NAME, status: TaskStatus.TASK_RUNNING })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
   });
 });
 

@@ -1,4 +1,6 @@
-import type { SearchTaskRunRequest, TaskRunId, TaskRunIdList } from 'littlehorse-client/proto';
+import { ServerError, Status } from 'nice-grpc';
+import { type SearchTaskRunRequest, type TaskRunId, type TaskRunIdList, TaskStatus } from 'littlehorse-client/proto';
+import type { Count, CountTaskRunRequest } from '../../lib/littlehorse/count-task-run.js';
 import type { FakeTaskRun } from './state.js';
 
 /** The server's default partition count (LHServerConfig.getClusterPartitions: LHS_CLUSTER_PARTITIONS, 12). */
@@ -69,4 +71,19 @@ export function partitionOf(wfRunId: string, partitions: number): number {
   let hash = 0;
   for (let i = 0; i < wfRunId.length; i++) hash = (Math.imul(hash, 31) + wfRunId.charCodeAt(i)) | 0;
   return (hash >>> 0) % partitions;
+}
+
+/**
+ * CountTaskRun (server 1.2+, CountTaskRunRequestModel): TASK_SCHEDULED only, read from a counter the
+ * server keeps per TaskDef (a COUNTED tag, BackendInternalComms.doCount), so one key lookup whatever
+ * the backlog. The real counter is eventually consistent; this one is exact.
+ */
+export function countTaskRuns(runs: Iterable<FakeTaskRun>, tenant: string, request: CountTaskRunRequest): Count {
+  if (!request.taskDefName) throw new ServerError(Status.INVALID_ARGUMENT, 'taskDefName is required');
+  if (request.status !== TaskStatus.TASK_SCHEDULED) {
+    throw new ServerError(Status.INVALID_ARGUMENT, 'Only TASK_SCHEDULED status is currently supported for counting TaskRuns');
+  }
+  let value = 0;
+  for (const run of runs) if (run.tenant === tenant && run.taskDefName === request.taskDefName && run.status === TaskStatus.TASK_SCHEDULED) value++;
+  return { value };
 }
