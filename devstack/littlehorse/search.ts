@@ -30,7 +30,7 @@ export function searchTaskRuns(runs: Iterable<FakeTaskRun>, tenant: string, requ
   for (const run of runs) {
     if (run.tenant !== tenant || run.taskDefName !== request.taskDefName) continue;
     if (request.status !== undefined && run.status !== request.status) continue;
-    const partition = partitionOf(run.id.wfRunId?.parentWfRunId?.id ?? run.id.wfRunId?.id ?? '', partitions);
+    const partition = partitionOf(rootWfRunId(run), partitions);
     const entries = byPartition.get(partition) ?? [];
     entries.push({ key: `${run.scheduledAt.getTime()}/${run.key}`, id: run.id });
     byPartition.set(partition, entries);
@@ -64,6 +64,13 @@ export function searchTaskRuns(runs: Iterable<FakeTaskRun>, tenant: string, requ
   }
   const done = out.completed.length >= partitions;
   return { results, bookmark: done ? undefined : Buffer.from(JSON.stringify(out), 'utf8') };
+}
+
+/** A child WfRun lives with its root (WfRunIdModel.getPartitionKey). */
+function rootWfRunId(run: FakeTaskRun): string {
+  let id = run.id.wfRunId;
+  while (id?.parentWfRunId) id = id.parentWfRunId;
+  return id?.id ?? '';
 }
 
 /** A stable spread of WfRunIds over partitions (the real server uses Kafka's murmur2 on the key). */
