@@ -3,6 +3,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Backlog, TaskFinished, TaskMetrics } from './task-metrics.js';
 
 export const METRICS_NAMESPACE = 'ComfyUIWorker';
+/** While ComfyUI is down the 0 is printed again this often (see comfyUiUp). */
+const DOWN_REPEAT_MS = 30_000;
 
 /**
  * CloudWatch embedded metric format through Powertools: one JSON line on stdout per flush, which
@@ -12,8 +14,13 @@ export const METRICS_NAMESPACE = 'ComfyUIWorker';
  */
 export class EmfMetrics implements TaskMetrics {
   private readonly metrics: Metrics;
+  private downTimer: NodeJS.Timeout | undefined;
 
-  constructor(taskDefName: string, logger: Logger) {
+  constructor(
+    taskDefName: string,
+    logger: Logger,
+    private readonly downRepeatMs = DOWN_REPEAT_MS,
+  ) {
     // Powertools' own warnings go to our structured log, never as bare text beside the EMF lines.
     this.metrics = new Metrics({ namespace: METRICS_NAMESPACE, logger });
     // Powertools adds a `service` dimension by default: the alarms and scaling policies key on TaskDef alone.
@@ -40,7 +47,18 @@ export class EmfMetrics implements TaskMetrics {
     m.publishStoredMetrics();
   }
 
+  /**
+   * A line at each change, and the 0 again every 30 s while ComfyUI stays down: in a fleet, one
+   * worker's later 1 would otherwise hide another's 0 from an alarm on the Minimum.
+   */
   comfyUiUp(up: boolean): void {
+    clearInterval(this.downTimer);
+    this.downTimer = undefined;
+    this.printUp(up);
+    if (!up) this.downTimer = setInterval(() => this.printUp(false), this.downRepeatMs).unref();
+  }
+
+  private printUp(up: boolean): void {
     this.metrics.addMetric('ComfyUIUp', MetricUnit.Count, up ? 1 : 0);
     this.metrics.publishStoredMetrics();
   }
