@@ -95,7 +95,7 @@ async function oldestScheduledAt(
   for (let step = 0; step < MAX_OLDEST_STEPS; step++) {
     const run = await client.getTaskRun(candidate, { signal });
     const scheduledAt = Date.parse(run.scheduledAt ?? '');
-    // Claimed meanwhile: its time says nothing of what still waits; look at or after it instead.
+    // Claimed meanwhile: its time says nothing of what still waits; search again below the oldest known (or afresh).
     const stillWaiting = run.status === TaskStatus.TASK_SCHEDULED && Number.isFinite(scheduledAt);
     if (stillWaiting) oldest = Math.min(oldest, scheduledAt);
     const bound = stillWaiting
