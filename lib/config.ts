@@ -70,6 +70,8 @@ export const envSchema = z.object({
   LHW_MAX_RUNTIME_SEC: optionalSeconds,
   LHW_SHUTDOWN_GRACE_SEC: seconds(8),
   LHW_TIMEOUT_MARGIN_SEC: seconds(5),
+  COMFYUI_WORKER_METRICS: z.enum(['off', 'emf'], { error: 'expects off or emf (CloudWatch embedded metric format lines on stdout)' }).default('off'),
+  COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: seconds(0),
   LOG_LEVEL: z
     .enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'expects DEBUG, INFO, WARN or ERROR' })
     .default('INFO'),
@@ -139,6 +141,12 @@ export interface WorkerConfig {
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
+export interface MetricsConfig {
+  format: 'off' | 'emf';
+  /** How often this worker publishes the LittleHorse backlog; 0 means never. */
+  backlogIntervalMs: number;
+}
+
 export interface LittleHorseConfig {
   host: string;
   port: number;
@@ -164,6 +172,7 @@ export interface Config {
   outputStore: OutputStoreConfig | undefined;
   mediaInputs: MediaInputConfig;
   s3: S3Connection;
+  metrics: MetricsConfig;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -239,6 +248,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
       outputStore: outputStoreConfig(e),
       mediaInputs: mediaInputConfig(e),
       s3: s3Connection(e),
+      metrics: { format: e.COMFYUI_WORKER_METRICS, backlogIntervalMs: ms(e.COMFYUI_WORKER_BACKLOG_INTERVAL_SEC) },
     },
   };
 }
@@ -259,6 +269,9 @@ function crossFieldProblems(e: z.infer<typeof envSchema>): string[] {
   }
   if (e.LHW_RUN_MODE === 'service' && (e.LHW_MAX_TASKS > 0 || e.LHW_MAX_RUNTIME_SEC !== undefined)) {
     problems.push('LHW_MAX_TASKS and LHW_MAX_RUNTIME_SEC apply only to LHW_RUN_MODE=job: set the mode or unset them');
+  }
+  if (e.COMFYUI_WORKER_BACKLOG_INTERVAL_SEC > 0 && e.COMFYUI_WORKER_METRICS === 'off') {
+    problems.push('COMFYUI_WORKER_BACKLOG_INTERVAL_SEC publishes a metric: set COMFYUI_WORKER_METRICS=emf too, or unset it');
   }
   return problems;
 }

@@ -19,6 +19,9 @@ import { ShutdownClock } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
 import { waitForInterruptedPrompt } from './comfyui/interrupted-prompt.js';
+import { backlogGauge } from './littlehorse/backlog.js';
+import { publishBacklog } from './metrics/backlog-publisher.js';
+import type { TaskMetrics } from './metrics/task-metrics.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -29,6 +32,7 @@ export interface RunnerDeps {
   store?: OutputStore;
   inputs?: InputPlacer;
   logger: Logger;
+  metrics: TaskMetrics;
 }
 
 /** How long start-up keeps retrying LittleHorse before giving up with exit code 3. */
@@ -47,6 +51,7 @@ export class Runner {
   private poller: TaskPoller | undefined;
   private health: ComfyHealth | undefined;
   private pollerStopped: Promise<void> = Promise.resolve();
+  private stopBacklog: () => void = () => {};
   private readonly shutdownClock: ShutdownClock;
   private readonly timeouts: TaskTimeouts;
   private tasksDone = 0;
@@ -81,11 +86,21 @@ export class Runner {
       return ExitCode.COMFYUI_NOT_READY;
     }
     live?.start();
-    this.health = new ComfyHealth({ comfy, live, logger, onChange: () => this.updateWanting() });
+    this.health = new ComfyHealth({
+      comfy,
+      live,
+      logger,
+      onChange: (healthy) => {
+        this.deps.metrics.comfyUiUp(healthy);
+        this.updateWanting();
+      },
+    });
+    this.deps.metrics.comfyUiUp(true);
 
     const registered = await this.connectToLittleHorse();
     if (registered !== ExitCode.OK) return registered;
     this.warnAboutTimeouts();
+    this.publishBacklog();
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
     logger.info('worker ready', { taskName: config.worker.taskName, mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
@@ -115,6 +130,7 @@ export class Runner {
         comfyReady: (signal) => this.health!.ready(signal),
         shutdown: this.shutdownClock,
         timeouts: this.timeouts,
+        metrics: this.deps.metrics,
       });
       // ComfyUI is free once the outcome is known: the report goes out beside the next task's start.
       this.trackReport(this.current.reported);
@@ -281,6 +297,15 @@ export class Runner {
     setTimeout(() => this.stop(`LHW_MAX_RUNTIME_SEC=${maxRuntimeMs / 1000} nearly used`), Math.max(0, stopAt - Date.now())).unref();
   }
 
+  /** COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: this worker publishes how many tasks wait in LittleHorse. */
+  private publishBacklog(): void {
+    const { config, connections, logger, metrics } = this.deps;
+    const intervalMs = config.metrics.backlogIntervalMs;
+    if (intervalMs <= 0) return;
+    const measure = backlogGauge(connections.bootstrap(), config.worker.taskName);
+    this.stopBacklog = publishBacklog({ intervalMs, measure, metrics, logger });
+  }
+
   private warnAboutTimeouts(): void {
     const { comfy } = this.deps.config;
     if (comfy.historyTimeoutMs > 60_000) {
@@ -293,6 +318,7 @@ export class Runner {
 
   /** Tasks taken but never started (a withdrawn request answered late) are reported, never dropped. */
   private async shutdown(): Promise<void> {
+    this.stopBacklog();
     await this.pollerStopped;
     const reason = `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`;
     for (const task of this.inbox.splice(0)) this.trackReport(this.reportNotStarted(task, reason));

@@ -12,6 +12,8 @@ import { objectFetcher } from './media/object-source.js';
 import { outputSource } from './storage/output-source.js';
 import { lazyS3 } from './storage/s3-client.js';
 import { s3OutputStore } from './storage/s3-output-store.js';
+import { EmfMetrics } from './metrics/emf.js';
+import { noMetrics } from './metrics/task-metrics.js';
 
 export interface Worker {
   config: Config;
@@ -50,7 +52,8 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const s3 = lazyS3(config.s3);
   const store = config.outputStore ? s3OutputStore(config.outputStore, s3, outputSource(http)) : undefined;
   const inputs = inputPlacer(config.mediaInputs, config.comfy.baseUrl, config.comfy.httpTimeoutMs, objectFetcher(s3, config.s3));
-  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger });
+  const metrics = config.metrics.format === 'emf' ? new EmfMetrics(config.worker.taskName, logger) : noMetrics;
+  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger, metrics });
   return {
     ok: true,
     worker: {

@@ -9,12 +9,12 @@ import {
   createClientFactory,
   Metadata,
 } from 'nice-grpc';
-import { LittleHorseDefinition } from 'littlehorse-client/proto';
 import type { LittleHorseConfig } from '../config.js';
 import { clientCredentialsToken } from './oauth.js';
 import { quotaRetry } from './quota-retry.js';
+import { LittleHorseService } from './count-task-run.js';
 
-export type LittleHorseClient = Client<typeof LittleHorseDefinition>;
+export type LittleHorseClient = Client<typeof LittleHorseService>;
 
 /**
  * Clients for the bootstrap server and for every host RegisterTaskWorker assigns us, sharing one set
@@ -66,7 +66,7 @@ export class LittleHorseConnections {
         // A task carries its input variables whole; grpc-js' 4 MiB default would break PollTask on a big one.
         'grpc.max_receive_message_length': this.config.maxReceiveMessageLength,
       });
-      client = this.factory.create(LittleHorseDefinition, channel);
+      client = this.factory.create(LittleHorseService, channel);
       this.channels.set(address, channel);
       this.clients.set(address, client);
     }
