@@ -27,12 +27,7 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   if (!parsed.ok) return parsed;
   const { config } = parsed;
   const logger = createLogger(config.worker.logLevel, config.worker.workerId);
-  let connections: LittleHorseConnections;
-  try {
-    connections = new LittleHorseConnections(config.littlehorse);
-  } catch (error) {
-    return { ok: false, problems: [(error as Error).message] };
-  }
+  const connections = new LittleHorseConnections(config.littlehorse);
   const http = new ComfyHttp({ baseUrl: config.comfy.baseUrl, timeoutMs: config.comfy.httpTimeoutMs, retries: config.comfy.httpRetries });
   const comfy = new ComfyClient(http);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
