@@ -47,20 +47,24 @@ const flag = (fallback: boolean) =>
   );
 
 /** One of a few words, spelled exactly; a wrong case is pointed out. */
-const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) => {
+const choiceOf = <const T extends readonly [string, ...string[]]>(values: T) => {
   const words = values.map((v) => `\`${v}\``);
-  const listed = `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
-  return stated(
-    z
-      .enum(values, {
-        error: (issue) => {
-          const near = values.find((v) => v.toLowerCase() === String(issue.input).toLowerCase());
-          return `expects ${values.join(', ').replace(/, ([^,]*)$/, ' or $1')} (case-sensitive)${near ? `: did you mean ${near}?` : ''}`;
-        },
-      })
-      .default(fallback),
-    `${listed} (case-sensitive)`,
-  );
+  const rule = `${words.slice(0, -1).join(', ')} or ${words.at(-1)} (case-sensitive)`;
+  const schema = z.enum(values, {
+    error: (issue) => {
+      const near = values.find((v) => v.toLowerCase() === String(issue.input).toLowerCase());
+      return `expects ${values.join(', ').replace(/, ([^,]*)$/, ' or $1')} (case-sensitive)${near ? `: did you mean ${near}?` : ''}`;
+    },
+  });
+  return { rule, schema };
+};
+const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) => {
+  const { rule, schema } = choiceOf(values);
+  return stated(schema.default(fallback), rule);
+};
+const optionalChoice = <const T extends readonly [string, ...string[]]>(values: T) => {
+  const { rule, schema } = choiceOf(values);
+  return stated(schema.optional(), rule);
 };
 
 const httpUrl = (example: string) =>
@@ -124,6 +128,7 @@ export const envSchema = z.object({
   LHW_SHUTDOWN_GRACE_SEC: seconds(8),
   LHW_TIMEOUT_MARGIN_SEC: seconds(5),
   LOG_LEVEL: choice(['DEBUG', 'INFO', 'WARN', 'ERROR'], 'INFO'),
+  LOG_FORMAT: optionalChoice(['json', 'pretty']),
   // LittleHorse connection (LittleHorse's own names and defaults)
   LHC_API_HOST: stated(z.string().trim().min(1).default('localhost'), 'a host name or IP address'),
   LHC_API_PORT: stated(
@@ -296,6 +301,8 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   timeoutMarginMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Unset: pretty on a terminal, JSON otherwise. */
+  logFormat: 'json' | 'pretty' | undefined;
 }
 
 export interface LittleHorseConfig {
@@ -405,6 +412,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, files: StartFiles = localFil
         shutdownGraceMs: ms(e.LHW_SHUTDOWN_GRACE_SEC),
         timeoutMarginMs: ms(e.LHW_TIMEOUT_MARGIN_SEC),
         logLevel: e.LOG_LEVEL,
+        logFormat: e.LOG_FORMAT,
       },
       littlehorse: {
         host: e.LHC_API_HOST,

@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { ExitCode } from './exit-codes.js';
 import { buildWorker } from './worker.js';
 
@@ -12,6 +13,7 @@ async function main(): Promise<number> {
     return ExitCode.CONFIG;
   }
   const { runner, logger, close } = built.worker;
+  logNodeWarnings(logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -30,6 +32,20 @@ async function main(): Promise<number> {
   } finally {
     close();
   }
+}
+
+/**
+ * Node prints its own warnings as plain text on stderr, in the middle of the log stream: they become
+ * log records instead. DEP0123 comes from grpc-js, which passes an IP address given as LHC_API_HOST
+ * to TLS as the server name (SNI); the certificate is still checked against that address.
+ */
+function logNodeWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    const extra = { warning: warning.name, code: warning.code };
+    if (warning.code === 'DEP0123') logger.debug(`Node.js: ${warning.message}`, extra);
+    else logger.warn(`Node.js: ${warning.message}`, extra);
+  });
 }
 
 main().then(

@@ -26,7 +26,12 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const parsed = parseConfig(env);
   if (!parsed.ok) return parsed;
   const { config } = parsed;
-  const logger = createLogger(config.worker.logLevel, config.worker.workerId);
+  const logger = createLogger({
+    level: config.worker.logLevel,
+    workerId: config.worker.workerId,
+    format: config.worker.logFormat,
+    terminal: process.stdout.isTTY,
+  });
   const connections = new LittleHorseConnections(config.littlehorse);
   const http = new ComfyHttp({ baseUrl: config.comfy.baseUrl, timeoutMs: config.comfy.httpTimeoutMs, retries: config.comfy.httpRetries });
   const comfy = new ComfyClient(http);
