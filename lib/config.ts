@@ -103,6 +103,7 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3, 1, 'bytes'),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
   // Worker
+  // LittleHorse refuses any other name with INVALID_ARGUMENT (`LHUtil.isValidLHName`, used by `PutTaskDefRequestModel`).
   LHW_TASK_NAME: stated(
     required('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
       /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,

@@ -84,7 +84,8 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
 /**
  * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
- * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
+ * GetTaskRun) modelled on the real server (LittleHorse `server/.../streams/taskqueue/`: `TaskQueueManager`,
+ * `OneTaskQueue`, `PollTaskRequestObserver`; heartbeats in `TaskWorkerHeartBeatRequestModel`), and
  * PutWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
