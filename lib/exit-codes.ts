@@ -12,6 +12,8 @@ export const ExitCode = {
   COMFYUI_NOT_READY: 4,
   /** The TaskDef exists with a shape this worker cannot serve. */
   TASKDEF_MISMATCH: 5,
+  /** Stopped, but at least one report never reached LittleHorse (its TaskRun will time out there). */
+  REPORT_UNDELIVERED: 6,
   /** A second SIGTERM/SIGINT: exited at once, without waiting for the task in hand. */
   FORCED: 130,
 } as const;

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
-import { unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import { FailureError, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
 import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
@@ -10,6 +10,7 @@ import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
+import type { ShutdownClock } from './shutdown-clock.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
 const DEFAULT_TASK_TIMEOUT_SEC = 60;
@@ -26,12 +27,15 @@ export interface TaskExecutionDeps {
   timeoutMarginMs: number;
   /** Resolves once ComfyUI answers (at once when it is healthy); the task waits for it within its deadline. */
   comfyReady: (signal: AbortSignal) => Promise<void>;
+  /** Bounds cleanup and the report once the worker is stopping. */
+  shutdown: ShutdownClock;
 }
 
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
-  done: Promise<Outcome>;
+  /** The outcome, and whether LittleHorse received its report. */
+  done: Promise<{ outcome: Outcome; delivered: boolean }>;
 }
 
 /**
@@ -43,7 +47,7 @@ export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): Runnin
   return { controller, done: run(polled, deps, controller) };
 }
 
-async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Outcome> {
+async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<{ outcome: Outcome; delivered: boolean }> {
   const { task } = polled;
   const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
   const ref = {
@@ -68,7 +72,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     } else {
       await deps.comfyReady(AbortSignal.any([controller.signal, AbortSignal.timeout(COMFY_RETURN_WAIT_MS)])).catch((error: unknown) => {
         if (controller.signal.aborted) throw error;
-        throw new Error(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
+        throw new ComfyNotBack(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
       outcome = await executeComfyuiWorkflow(input.workflow, {
         comfy: deps.comfy,
@@ -80,12 +84,12 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         signal: controller.signal,
         settings: deps.settings,
         identity: promptIdentity(ref),
+        cleanupBudgetMs: (usualMs) => deps.shutdown.cleanupBudgetMs(usualMs),
       });
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
-    const reason = controller.signal.aborted ? controller.signal.reason : error;
-    outcome = { ok: false, failure: unavailable(reason instanceof Error ? reason.message : String(reason)) };
+    outcome = { ok: false, failure: caughtFailure(error, controller.signal, logger) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
     deadline.clear();
@@ -93,7 +97,8 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
 
   const report = toReport(task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
-  const budgetMs = Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now());
+  // A shutdown leaves less: the report must land inside the platform's stop window.
+  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
@@ -101,10 +106,33 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   } else if (outcome.ok) {
     logger.info('task reported', { ...fields, outputs: outcome.result.outputs.length });
   } else {
-    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, message: outcome.failure.message });
+    // Not `message`: Powertools reserves that key and would drop the reason.
+    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
-  return outcome;
+  return { outcome, delivered: !undelivered };
 }
+
+/**
+ * A throw that reached the task's edge: the stop reason when the task was stopped, the failure it
+ * carries when it is a known one, else a bug, logged with its stack and cause (never in the task's
+ * output) and reported as an unexpected failure that LittleHorse may retry.
+ */
+function caughtFailure(error: unknown, signal: AbortSignal, logger: TaskLogger) {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return unavailable(reason instanceof Error ? reason.message : String(reason));
+  }
+  if (error instanceof FailureError) return error.failure;
+  if (error instanceof ComfyNotBack) return unavailable(error.message);
+  logger.error('unexpected error while running the task', { error: error instanceof Error ? error : new Error(String(error)) });
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return unavailable(`The worker hit an unexpected error (${detail}); this is a bug in comfyui-worker, its log has the stack. LittleHorse may retry the task.`, {
+    unexpected: true,
+  });
+}
+
+/** The task waited for ComfyUI to answer again, in vain. */
+class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.

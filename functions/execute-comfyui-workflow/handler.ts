@@ -104,7 +104,7 @@ async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps): Promise<{ 
 
 /** Removes the prompt from ComfyUI's queue, or interrupts it if it is the one running, so no GPU work is orphaned. */
 async function stopOnComfy(promptId: string, deps: HandlerDeps): Promise<void> {
-  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  const signal = AbortSignal.timeout(deps.cleanupBudgetMs?.(CLEANUP_TIMEOUT_MS) ?? CLEANUP_TIMEOUT_MS);
   try {
     const queue = await deps.comfy.getQueue(signal);
     if (queue.queue_pending.some((item) => item.promptId === promptId)) {
