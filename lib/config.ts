@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { STOP_AND_REPORT_MS } from './shutdown-clock.js';
 
 /**
  * Every environment variable the worker reads, with its rule and default: the one source of truth.
@@ -160,7 +161,7 @@ export const ENV_NAMES = Object.keys(envSchema.shape) as EnvName[];
 type Env = z.infer<typeof envSchema>;
 
 /** Job mode: what the worker needs after LHW_SHUTDOWN_GRACE_SEC to stop the task in hand and report it. */
-export const STOP_AND_REPORT_SEC = 2;
+const STOP_AND_REPORT_SEC = STOP_AND_REPORT_MS / 1000;
 
 /** A rule between variables. It runs once every variable it reads has parsed, so its problem joins theirs. */
 interface Relation {
