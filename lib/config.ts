@@ -360,7 +360,8 @@ export function parseConfig(env: NodeJS.ProcessEnv, files: StartFiles = localFil
   }
   const read = (name: (typeof CERTIFICATES)[number]): Buffer | undefined => {
     const path = e[name];
-    if (!path || e.LHC_API_PROTOCOL !== 'TLS') return undefined;
+    // Read unless the connection is PLAINTEXT (a misspelt protocol too: the certificate's problem joins it).
+    if (!path || e.LHC_API_PROTOCOL === 'PLAINTEXT') return undefined;
     try {
       return files.pem(path);
     } catch (error) {

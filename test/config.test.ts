@@ -156,6 +156,12 @@ describe('files read at start', () => {
     expect(result.ok && Object.keys(result.config.littlehorse.certificates)).toEqual(['ca', 'cert', 'key']);
   });
 
+  it('reads the certificates even when LHC_API_PROTOCOL is misspelt, so that both problems show at once', () => {
+    const text = problemsOf({ ...required(), LHC_API_PROTOCOL: 'tls', LHC_CA_CERT: '/nonexistent/ca.pem' });
+    expect(text).toContain('LHC_API_PROTOCOL=tls');
+    expect(text).toContain('LHC_CA_CERT=/nonexistent/ca.pem: cannot read it (does not exist)');
+  });
+
   it('refuses a certificate file that is not PEM', () => {
     const file = path.join(scratch(), 'ca.der');
     writeFileSync(file, Buffer.from([0x30, 0x82, 0x01]));
