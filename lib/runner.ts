@@ -15,6 +15,7 @@ import { ensureTaskDef } from './littlehorse/task-def.js';
 import { type StartupResult, waitForDependencies } from './startup.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock, STOP_AND_REPORT_MS } from './shutdown-clock.js';
+import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
 
 export interface RunnerDeps {
@@ -43,6 +44,7 @@ export class Runner {
   private health: ComfyHealth | undefined;
   private pollerStopped: Promise<void> = Promise.resolve();
   private readonly shutdownClock: ShutdownClock;
+  private readonly timeouts: TaskTimeouts;
   private tasksDone = 0;
   private taskDefEnsured = false;
   /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
@@ -53,6 +55,7 @@ export class Runner {
 
   constructor(private readonly deps: RunnerDeps) {
     this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
+    this.timeouts = new TaskTimeouts(() => deps.connections.bootstrap(), deps.logger);
   }
 
   get stopping(): boolean {
@@ -94,6 +97,7 @@ export class Runner {
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
         shutdown: this.shutdownClock,
+        timeouts: this.timeouts,
       });
       const { outcome, delivered } = await this.current.done;
       this.current = undefined;

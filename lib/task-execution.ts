@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
-import { FailureError, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import type { WfRunId } from 'littlehorse-client/proto';
+import { stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
 import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
@@ -11,9 +11,8 @@ import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
+import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 
-/** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
-const DEFAULT_TASK_TIMEOUT_SEC = 60;
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
 
@@ -29,6 +28,8 @@ export interface TaskExecutionDeps {
   comfyReady: (signal: AbortSignal) => Promise<void>;
   /** Bounds cleanup and the report once the worker is stopping. */
   shutdown: ShutdownClock;
+  /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
+  timeouts: TaskTimeouts;
 }
 
 export interface RunningTask {
@@ -89,12 +90,17 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
-    outcome = { ok: false, failure: caughtFailure(error, controller.signal, logger) };
+    outcome = { ok: false, failure: caughtFailure(error, controller.signal) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
     deadline.clear();
   }
 
+  if (!outcome.ok && outcome.failure.kind === 'unavailable' && outcome.failure.cause !== undefined) {
+    // A bug: its stack and cause go to the worker's log, never to the task's output.
+    const { cause } = outcome.failure;
+    logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
+  }
   const report = toReport(task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   // A shutdown leaves less: the report must land inside the platform's stop window.
@@ -112,23 +118,11 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   return { outcome, delivered: !undelivered };
 }
 
-/**
- * A throw that reached the task's edge: the stop reason when the task was stopped, the failure it
- * carries when it is a known one, else a bug, logged with its stack and cause (never in the task's
- * output) and reported as an unexpected failure that LittleHorse may retry.
- */
-function caughtFailure(error: unknown, signal: AbortSignal, logger: TaskLogger) {
-  if (signal.aborted) {
-    const reason: unknown = signal.reason;
-    return unavailable(reason instanceof Error ? reason.message : String(reason));
-  }
-  if (error instanceof FailureError) return error.failure;
+/** A throw that reached the task's edge: the stop reason when the task was stopped, else its Failure. */
+function caughtFailure(error: unknown, signal: AbortSignal) {
+  if (signal.aborted) return stoppedBy(signal.reason);
   if (error instanceof ComfyNotBack) return unavailable(error.message);
-  logger.error('unexpected error while running the task', { error: error instanceof Error ? error : new Error(String(error)) });
-  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return unavailable(`The worker hit an unexpected error (${detail}); this is a bug in comfyui-worker, its log has the stack. LittleHorse may retry the task.`, {
-    unexpected: true,
-  });
+  return toFailure(error);
 }
 
 /** The task waited for ComfyUI to answer again, in vain. */
@@ -136,7 +130,7 @@ class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.
- * The timeout is read (GetTaskRun) beside the ComfyUI work, once the prompt is on its way, not
+ * The timeout is learnt (TaskTimeouts) beside the ComfyUI work, once the prompt is on its way, not
  * before it: it would be a round trip on the critical path of every task, and the deadline counts
  * from the claim anyway.
  */
@@ -146,7 +140,7 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
   let timer: NodeJS.Timeout | undefined;
   setImmediate(async () => {
     if (cleared) return; // finished already (bad input, ComfyUI away): no deadline to set
-    const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
+    const timeoutSec = await deps.timeouts.secondsFor(polled.task, AbortSignal.timeout(5_000));
     windowMs = timeoutSec * 1000;
     if (cleared) return;
     const deadlineAt = polled.receivedAt + Math.max(windowMs - deps.timeoutMarginMs, windowMs / 2);
@@ -164,20 +158,6 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
       clearTimeout(timer);
     },
   };
-}
-
-/** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
-async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: TaskLogger): Promise<number> {
-  if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
-  try {
-    const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });
-    return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
-  } catch (error) {
-    logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
-      error: (error as Error).message,
-    });
-    return DEFAULT_TASK_TIMEOUT_SEC;
-  }
 }
 
 /** The WfRunId chain, outermost parent first. */

@@ -1,8 +1,7 @@
-import type { ComfyEvent } from '../../lib/comfyui/messages.js';
-import { type Failure, toFailure } from './failure.js';
+import { type Failure, stoppedBy, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
-import type { HandlerDeps } from './ports.js';
+import type { HandlerDeps, LiveSignal } from './ports.js';
 import { ProgressLog } from './progress.js';
 import { parseWorkflow, type Workflow } from './workflow.js';
 
@@ -34,15 +33,15 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   const startedAt = deps.clock.now();
 
   // Listen before submitting: a fast (e.g. fully cached) prompt can finish before POST /prompt answers.
-  const early: ComfyEvent[] = [];
-  const stopBuffering = deps.live?.listen((update) => update.type === 'event' && early.push(update.event));
+  const early: LiveSignal[] = [];
+  const stopBuffering = deps.live?.listen((update) => early.push(update));
   let promptId: string;
   let attached: boolean;
   try {
     ({ promptId, attached } = await attachOrSubmit(workflow, deps));
   } catch (error) {
     stopBuffering?.();
-    const failure = toFailure(deps.signal.aborted ? deps.signal.reason : error);
+    const failure = deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error);
     if (deps.signal.aborted && deps.identity) await stopOnComfy(deps.identity.promptId, deps);
     return finish(deps, { ok: false, failure });
   }
@@ -65,7 +64,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   try {
     if (deps.download) await downloadAll(collected.outputs, deps);
   } catch (error) {
-    return finish(deps, { ok: false, failure: toFailure(deps.signal.aborted ? deps.signal.reason : error), promptId });
+    return finish(deps, { ok: false, failure: deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error), promptId });
   }
   const result = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
   deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
@@ -115,7 +114,7 @@ async function stopOnComfy(promptId: string, deps: HandlerDeps): Promise<void> {
       deps.log(`interrupted prompt ${promptId} on ComfyUI`);
     }
   } catch (error) {
-    deps.logger.warn('could not stop the prompt on ComfyUI', { promptId, error: toFailure(error).message });
+    deps.logger.warn('could not stop the prompt on ComfyUI', { promptId, error: error instanceof Error ? error.message : String(error) });
   }
 }
 
