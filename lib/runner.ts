@@ -71,7 +71,6 @@ export class Runner {
       await this.poller?.stop();
       return started.ready ? ExitCode.OK : (started.exitCode ?? ExitCode.OK);
     }
-    live?.start();
     this.health = new ComfyHealth({ comfy, live, logger, onChange: () => this.updateWanting() });
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
     logger.info('worker ready', { taskName: config.worker.taskName, mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
@@ -151,10 +150,19 @@ export class Runner {
 
   /** ComfyUI and LittleHorse at once, so that one start says what is wrong with each. */
   private startUp(): Promise<StartupResult> {
-    const { config, comfy, connections, logger } = this.deps;
+    const { config, comfy, connections, logger, live } = this.deps;
     return waitForDependencies(
       [
-        comfyDependency({ baseUrl: config.comfy.baseUrl, probe: (signal) => comfy.systemStats(signal, { retries: 0 }), timeoutMs: config.comfy.startTimeoutMs }),
+        comfyDependency({
+          baseUrl: config.comfy.baseUrl,
+          // The socket opens as soon as ComfyUI answers, not once LittleHorse does too: by the time the
+          // worker is ready it is connected, so a ComfyUI going away right after is noticed.
+          probe: async (signal) => {
+            await comfy.systemStats(signal, { retries: 0 });
+            live?.start();
+          },
+          timeoutMs: config.comfy.startTimeoutMs,
+        }),
         littleHorseDependency({ config: config.littlehorse, address: connections.bootstrapAddress, attempt: (signal) => this.registerWithLittleHorse(signal) }),
       ],
       { logger, clock: { now: Date.now, sleep }, signal: this.stopController.signal, reportEveryMs: STARTUP_REPORT_EVERY_MS },
