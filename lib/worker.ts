@@ -33,13 +33,13 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const parsed = parseConfig(env);
   if (!parsed.ok) return parsed;
   const { config } = parsed;
-  const logger = createLogger(config.worker.logLevel, config.worker.workerId);
-  let connections: LittleHorseConnections;
-  try {
-    connections = new LittleHorseConnections(config.littlehorse);
-  } catch (error) {
-    return { ok: false, problems: [(error as Error).message] };
-  }
+  const logger = createLogger({
+    level: config.worker.logLevel,
+    workerId: config.worker.workerId,
+    format: config.worker.logFormat,
+    terminal: process.stdout.isTTY,
+  });
+  const connections = new LittleHorseConnections(config.littlehorse);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
   const http = new ComfyHttp({
     baseUrl: config.comfy.baseUrl,

@@ -1,5 +1,6 @@
 // A fake ComfyUI server for tests, the demo and the benchmark: real HTTP and WebSocket on 127.0.0.1,
-// real files in a temp folder, ComfyUI's message order (see /work/shared/docs/comfyui-api.md).
+// real files in a temp folder, ComfyUI's message order (ComfyUI `execution.py` `PromptExecutor.execute`,
+// `main.py` `prompt_worker`; routes and the WebSocket in `server.py`).
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

@@ -107,7 +107,9 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
 /**
  * A LittleHorse server double on the client package's own LittleHorseDefinition (plus CountTaskRun), over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
- * GetTaskRun, SearchTaskRun and CountTaskRun in ./search.ts) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
+ * GetTaskRun, SearchTaskRun and CountTaskRun in ./search.ts) modelled on the real server (LittleHorse
+ * `server/.../streams/taskqueue/`: `TaskQueueManager`, `OneTaskQueue`, `PollTaskRequestObserver`;
+ * heartbeats in `TaskWorkerHeartBeatRequestModel`), and
  * PutWfSpec/GetWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   type CallOptions,
   type Channel,
@@ -101,17 +100,6 @@ export class LittleHorseConnections {
 
 function credentialsFor(config: LittleHorseConfig): ChannelCredentials {
   if (config.protocol !== 'TLS') return ChannelCredentials.createInsecure();
-  const read = (file: string | undefined, variable: string) => {
-    if (!file) return null;
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new Error(`${variable}: cannot read ${file} (${(error as Error).message})`);
-    }
-  };
-  return ChannelCredentials.createSsl(
-    read(config.caCertPath, 'LHC_CA_CERT'),
-    read(config.clientKeyPath, 'LHC_CLIENT_KEY'),
-    read(config.clientCertPath, 'LHC_CLIENT_CERT'),
-  );
+  const { ca, key, cert } = config.certificates;
+  return ChannelCredentials.createSsl(ca ?? null, key ?? null, cert ?? null);
 }
