@@ -78,9 +78,11 @@ describe('Dockerfile (infra/Dockerfile)', () => {
     // Fails the day the line reaches its end of life: move the image to the next LTS line.
     expect(new Date() < new Date(endOfLife!), `Node ${major} reached its end of life on ${endOfLife}`).toBe(true);
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
-    const minimum = /^>=\s*(\d+)/.exec(engines)?.[1];
-    expect(minimum, `the test reads only ">=N" engines ranges, not ${engines}`).toBeDefined();
-    expect(major, `the image's Node ${major} must satisfy package.json engines ${engines}`).toBeGreaterThanOrEqual(Number(minimum));
+    // Each alternative of the range is "^A.B.C" (line A) or ">=A.B.C" (line A and later).
+    const alternatives = engines.split('||').map((part) => /^\s*(\^|>=)\s*(\d+)/.exec(part));
+    expect(alternatives.every(Boolean), `the test reads only "^A.B.C" and ">=A.B.C" alternatives, not ${engines}`).toBe(true);
+    const allows = alternatives.some((m) => (m![1] === '^' ? major === Number(m![2]) : major >= Number(m![2])));
+    expect(allows, `the image's Node ${major} must satisfy package.json engines ${engines}`).toBe(true);
   });
 
   it('builds the bundle from the lock file: npm ci, then npm run build', () => {
