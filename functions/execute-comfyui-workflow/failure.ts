@@ -1,11 +1,11 @@
 /**
  * Errors are values with a kind; each kind maps to one LittleHorse outcome:
- * - validation: the user's workflow is wrong → TASK_EXCEPTION (a business exception the WfSpec can catch)
+ * - validation: the user's workflow or a template input is wrong → TASK_EXCEPTION (a business exception the WfSpec can catch)
  * - execution:  ComfyUI ran it and a node failed → TASK_EXCEPTION
  * - unavailable: ComfyUI down, timed out, interrupted, worker stopping → TASK_FAILED (LittleHorse retries)
  */
 export type Failure =
-  | { kind: 'validation'; name: 'comfyui-invalid-workflow'; message: string; details: unknown }
+  | { kind: 'validation'; name: 'comfyui-invalid-workflow' | 'comfyui-invalid-input'; message: string; details: unknown }
   | { kind: 'execution'; name: 'comfyui-execution-error' | 'comfyui-unsafe-output'; message: string; details: unknown }
   | { kind: 'unavailable'; message: string; details?: unknown };
 

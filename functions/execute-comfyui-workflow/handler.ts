@@ -13,7 +13,8 @@ export interface WorkflowResult {
   data: OutputData[];
 }
 
-export type Outcome = { ok: true; result: WorkflowResult } | { ok: false; failure: Failure; promptId?: string };
+/** A task's end as a value; a template task's result is shaped by its template (functions/templates). */
+export type Outcome<Result = WorkflowResult> = { ok: true; result: Result } | { ok: false; failure: Failure; promptId?: string };
 
 /** How long cleanup calls (dequeue, interrupt) may take once the work has been stopped. */
 const CLEANUP_TIMEOUT_MS = 3_000;
