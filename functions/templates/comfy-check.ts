@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMFY_WIDGET_TYPES, INPUT_TYPES } from './input-types.js';
+import { COMFY_WIDGET_TYPES, INPUT_TYPES, type InputTypeRule } from './input-types.js';
 import { isLink, RANDOM, type Template, type TemplateInput } from './template.js';
 
 /**
@@ -64,7 +64,7 @@ export function checkTemplateOnComfy(template: Template, info: ObjectInfo): Chec
 
 /** The input with its bounds narrowed to every target's; problems for a target it cannot fill. */
 function narrowed(input: TemplateInput, template: Template, info: ObjectInfo, problems: string[]): TemplateInput {
-  const rule = INPUT_TYPES[input.type];
+  const rule: InputTypeRule = INPUT_TYPES[input.type];
   let { min, max } = input;
   for (const target of input.targets) {
     const classType = template.workflow[target.nodeId]!.class_type;
@@ -75,7 +75,7 @@ function narrowed(input: TemplateInput, template: Template, info: ObjectInfo, pr
       problems.push(`${where}: ComfyUI's ${classType} has no input ${target.input}`);
       continue;
     }
-    const fits = rule.comfyTypes ? (rule.comfyTypes as readonly string[]).includes(declared.type) : !COMFY_WIDGET_TYPES.includes(declared.type);
+    const fits = rule.comfyTypes ? rule.comfyTypes.includes(declared.type) : !COMFY_WIDGET_TYPES.includes(declared.type);
     if (!fits) {
       problems.push(`${where}: ComfyUI expects ${declared.type} there, which a ${input.type} input cannot fill`);
       continue;
