@@ -49,6 +49,10 @@ export const NODE_DEFS: Record<string, NodeDef> = {
   VAEDecode: { required: { samples: 'LATENT', vae: 'VAE' }, returns: ['IMAGE'], category: 'latent' },
   VAEEncode: { required: { pixels: 'IMAGE', vae: 'VAE' }, returns: ['LATENT'], category: 'latent' },
   LoadImage: { required: { image: 'COMBO' }, returns: ['IMAGE', 'MASK'], category: 'image' },
+  ImageScaleBy: { required: { image: 'IMAGE', upscale_method: 'COMBO', scale_by: 'FLOAT' }, returns: ['IMAGE'], category: 'image/upscaling' },
+  // comfy_extras/nodes_upscale_model.py
+  UpscaleModelLoader: { required: { model_name: 'COMBO' }, returns: ['UPSCALE_MODEL'], category: 'loaders' },
+  ImageUpscaleWithModel: { required: { upscale_model: 'UPSCALE_MODEL', image: 'IMAGE' }, returns: ['IMAGE'], category: 'image/upscaling' },
   LoadAudio: { required: { audio: 'COMBO' }, returns: ['AUDIO'], category: 'audio' },
   CreateVideo: { required: { images: 'IMAGE', fps: 'FLOAT' }, optional: { audio: 'AUDIO' }, returns: ['VIDEO'], category: 'image/video' },
   VAEDecodeHunyuan3D: {
@@ -109,23 +113,4 @@ export function typesMatch(received: string, expected: string): boolean {
   if (received === expected || received === '*' || expected === '*') return true;
   const want = new Set(expected.split(','));
   return received.split(',').every((t) => want.has(t));
-}
-
-/** GET /object_info entry (server.py node_info), reduced to what a client reads. */
-export function nodeInfo(name: string, def: NodeDef): Record<string, unknown> {
-  const asSpec = (inputs: Record<string, string>) =>
-    Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, [t, {}]]));
-  return {
-    input: { required: asSpec(def.required), ...(def.optional ? { optional: asSpec(def.optional) } : {}) },
-    input_order: { required: Object.keys(def.required), ...(def.optional ? { optional: Object.keys(def.optional) } : {}) },
-    output: def.returns,
-    output_is_list: def.returns.map(() => false),
-    output_name: def.returns,
-    name,
-    display_name: def.displayName ?? name,
-    description: '',
-    python_module: name.startsWith('VHS_') || name === 'MyCustomSaver' ? `custom_nodes.${name}` : 'nodes',
-    category: def.category,
-    output_node: def.output !== undefined,
-  };
 }

@@ -1,6 +1,7 @@
 import type { Failure } from '../../functions/execute-comfyui-workflow/failure.js';
 import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
 import type { Workflow } from '../../functions/execute-comfyui-workflow/workflow.js';
+import { type ObjectInfo, objectInfoSchema } from '../../functions/templates/comfy-check.js';
 import type { ComfyHttp, HttpReply } from './http.js';
 import {
   type HistoryEntry,
@@ -80,6 +81,11 @@ export class ComfyClient {
   /** POST /interrupt {prompt_id}: recent ComfyUI interrupts only if that prompt is the one running. */
   async interrupt(promptId: string, signal?: AbortSignal): Promise<void> {
     expectOk(await this.http.json('POST', '/interrupt', { prompt_id: promptId }, signal), 'POST /interrupt');
+  }
+
+  /** GET /object_info: every node class with its inputs, option lists and ranges (megabytes: read once, at start). */
+  async objectInfo(signal?: AbortSignal): Promise<ObjectInfo> {
+    return expect(await this.http.json('GET', '/object_info', undefined, signal), objectInfoSchema, 'GET /object_info');
   }
 
   /** GET /system_stats answers once ComfyUI is up: the readiness probe. */
