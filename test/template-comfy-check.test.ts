@@ -6,12 +6,15 @@ import { objectInfo } from '../devstack/comfyui/object-info.js';
 import { checkTemplateOnComfy, type ObjectInfo, objectInfoSchema } from '../functions/templates/comfy-check.js';
 import { parseTemplate, type Template } from '../functions/templates/template.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixtures are edited freely, field by field
+type Fixture = any;
+
 const inputDir = mkdtempSync(path.join(tmpdir(), 'object-info-'));
 afterAll(() => rmSync(inputDir, { recursive: true, force: true }));
 /** The simulator's catalogue, as the worker reads it. */
 const simulated: ObjectInfo = objectInfoSchema.parse(JSON.parse(JSON.stringify(objectInfo(inputDir))));
 
-function template(name: string, edit: (t: Record<string, any>) => void = () => {}): Template {
+function template(name: string, edit: (t: Fixture) => void = () => {}): Template {
   const json = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../templates', `${name}.json`), 'utf8'));
   edit(json);
   const result = parseTemplate(`templates/${name}.json`, JSON.stringify(json));

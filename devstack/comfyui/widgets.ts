@@ -24,7 +24,7 @@ const SCHEDULERS = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_unif
 /** nodes.py MAX_RESOLUTION */
 const MAX_RESOLUTION = 16384;
 /** KSampler's seed: 0xffffffffffffffff, which JSON readers in JavaScript see as 18446744073709552000. */
-const SEED_MAX = 18446744073709551615;
+const SEED_MAX = 2 ** 64 - 1;
 
 const seed: WidgetSpec = { default: 0, min: 0, max: SEED_MAX };
 const sampling: Record<string, WidgetSpec> = {
