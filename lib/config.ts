@@ -43,11 +43,17 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_OUTPUTS: flag(false),
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
+  COMFYUI_TEMPLATES_DIR: optionalText,
   // Worker
   LHW_TASK_NAME: nonEmpty('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
     /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,
     'expects letters, digits and inner hyphens (LittleHorse names are hostname-like)',
   ),
+  LHW_TEMPLATE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^([A-Za-z0-9][-A-Za-z0-9]*)?$/, 'expects letters, digits and hyphens, starting with a letter or digit (it begins TaskDef names)')
+    .default('comfyui-'),
   LHW_NUM_WORKER_THREADS: z
     .string()
     .trim()
@@ -105,6 +111,13 @@ export interface ComfyConfig {
   includeTempOutputs: boolean;
 }
 
+export interface TemplatesConfig {
+  /** Unset: no templates, raw workflows only. */
+  dir: string | undefined;
+  /** Begins the TaskDef name of every template. */
+  prefix: string;
+}
+
 export interface WorkerConfig {
   taskName: string;
   workerId: string;
@@ -136,6 +149,7 @@ export interface LittleHorseConfig {
 
 export interface Config {
   comfy: ComfyConfig;
+  templates: TemplatesConfig;
   worker: WorkerConfig;
   littlehorse: LittleHorseConfig;
 }
@@ -182,6 +196,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         downloadMaxBytes: e.COMFYUI_DOWNLOAD_MAX_BYTES,
         includeTempOutputs: e.COMFYUI_INCLUDE_TEMP_OUTPUTS,
       },
+      templates: { dir: e.COMFYUI_TEMPLATES_DIR, prefix: e.LHW_TEMPLATE_PREFIX },
       worker: {
         taskName: e.LHW_TASK_NAME,
         workerId: e.LHW_TASK_WORKER_ID ?? `comfyui-worker-${randomUUID()}`,

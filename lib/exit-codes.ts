@@ -12,6 +12,8 @@ export const ExitCode = {
   COMFYUI_NOT_READY: 4,
   /** The TaskDef exists with a shape this worker cannot serve. */
   TASKDEF_MISMATCH: 5,
+  /** A template cannot run on this ComfyUI (GET /object_info): a node class, input, model or value it needs is missing. */
+  TEMPLATE_REFUSED: 6,
   /** A second SIGTERM/SIGINT: exited at once, without waiting for the task in hand. */
   FORCED: 130,
 } as const;

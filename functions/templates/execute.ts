@@ -1,6 +1,8 @@
+import type { Failure } from '../execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome, type WorkflowResult } from '../execute-comfyui-workflow/handler.js';
 import type { OutputData, OutputFile } from '../execute-comfyui-workflow/outputs.js';
 import type { HandlerDeps } from '../execute-comfyui-workflow/ports.js';
+import type { Workflow } from '../execute-comfyui-workflow/workflow.js';
 import { fillWorkflow } from './fill.js';
 import { checkInputs, type TaskValue } from './inputs.js';
 import type { Template } from './template.js';
@@ -14,26 +16,34 @@ export interface TemplateResult {
   seeds: Record<string, number>;
 }
 
+/** A template task whose inputs passed: the graph to submit and the seeds derived for it. */
+export interface PreparedTemplateTask {
+  template: Template;
+  workflow: Workflow;
+  seeds: Record<string, number>;
+}
+
 /**
- * Runs one template task: check the inputs, fill the graph, then the same path as a raw workflow
- * (submit or attach, follow, collect), and shape the result by the template's named outputs.
+ * Checks a template task's inputs and fills the graph, before anything waits for or reaches ComfyUI:
+ * a bad input is the business exception comfyui-invalid-input naming the input and the rule.
  */
-export async function executeTemplate(
+export function prepareTemplateTask(
   template: Template,
   variables: Record<string, TaskValue | undefined>,
   idempotencyKey: string,
-  deps: HandlerDeps,
-): Promise<Outcome<TemplateResult>> {
+): { ok: true; task: PreparedTemplateTask } | { ok: false; failure: Failure } {
   const checked = checkInputs(template, variables, idempotencyKey);
-  if (!checked.ok) {
-    deps.log(`invalid input: ${checked.failure.message}`);
-    return { ok: false, failure: checked.failure };
-  }
+  if (!checked.ok) return checked;
   const { values, seeds } = checked.inputs;
-  for (const [name, seed] of Object.entries(seeds)) deps.log(`input "${name}": seed ${seed} derived from the TaskRun`);
-  deps.log(`template ${template.name}`);
-  const outcome = await executeComfyuiWorkflow(fillWorkflow(template, values), deps);
-  return outcome.ok ? { ok: true, result: templateResult(template, outcome.result, seeds) } : outcome;
+  return { ok: true, task: { template, workflow: fillWorkflow(template, values), seeds } };
+}
+
+/** Runs a prepared template task on the raw workflow's path (submit or attach, follow, collect) and names its outputs. */
+export async function executeTemplate(prepared: PreparedTemplateTask, deps: HandlerDeps): Promise<Outcome<TemplateResult>> {
+  deps.log(`template ${prepared.template.name}`);
+  for (const [name, seed] of Object.entries(prepared.seeds)) deps.log(`input "${name}": seed ${seed}, derived from the TaskRun`);
+  const outcome = await executeComfyuiWorkflow(prepared.workflow, deps);
+  return outcome.ok ? { ok: true, result: templateResult(prepared.template, outcome.result, prepared.seeds) } : outcome;
 }
 
 /** The raw result regrouped under the template's output names. */
