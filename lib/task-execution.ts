@@ -1,15 +1,17 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
-import { unavailable } from '../functions/execute-comfyui-workflow/failure.js';
-import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
-import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
+import { type Failure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import { executeComfyuiWorkflow, type Outcome, type WorkflowResult } from '../functions/execute-comfyui-workflow/handler.js';
+import { idempotencyKey, promptIdentity, type TaskRunRef } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
 import { sleep } from './backoff.js';
 import type { LittleHorseConnections } from './littlehorse/connection.js';
 import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
-import { readWorkflowInput } from './littlehorse/task-input.js';
+import { readTaskValues, readWorkflowInput } from './littlehorse/task-input.js';
+import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type TemplateResult } from '../functions/templates/execute.js';
+import type { ServedTemplates } from './templates/load.js';
 
 /** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
 const DEFAULT_TASK_TIMEOUT_SEC = 60;
@@ -26,12 +28,17 @@ export interface TaskExecutionDeps {
   timeoutMarginMs: number;
   /** Resolves once ComfyUI answers (at once when it is healthy); the task waits for it within its deadline. */
   comfyReady: (signal: AbortSignal) => Promise<void>;
+  /** Templates by TaskDef name: a task of one of these is a template task; any other is a raw workflow. */
+  templates?: ServedTemplates;
 }
+
+/** A raw workflow's result, or a template's (its outputs by name). */
+export type TaskOutcome = Outcome<WorkflowResult | TemplateResult>;
 
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
-  done: Promise<Outcome>;
+  done: Promise<TaskOutcome>;
 }
 
 /**
@@ -43,7 +50,7 @@ export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): Runnin
   return { controller, done: run(polled, deps, controller) };
 }
 
-async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Outcome> {
+async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<TaskOutcome> {
   const { task } = polled;
   const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
   const ref = {
@@ -59,18 +66,18 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
 
   const deadline = taskDeadline(polled, deps, logger, controller);
 
-  let outcome: Outcome;
+  let outcome: TaskOutcome;
   try {
-    const input = readWorkflowInput(task);
+    const input = readInput(task, deps.templates, ref);
     if (!input.ok) {
-      log(`invalid input: ${input.problem}`);
-      outcome = { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: input.problem, details: {} } };
+      log(`invalid input: ${input.failure.message}`);
+      outcome = { ok: false, failure: input.failure };
     } else {
       await deps.comfyReady(AbortSignal.any([controller.signal, AbortSignal.timeout(COMFY_RETURN_WAIT_MS)])).catch((error: unknown) => {
         if (controller.signal.aborted) throw error;
         throw new Error(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
-      outcome = await executeComfyuiWorkflow(input.workflow, {
+      const handlerDeps = {
         comfy: deps.comfy,
         live: deps.live,
         download: deps.download,
@@ -80,7 +87,8 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         signal: controller.signal,
         settings: deps.settings,
         identity: promptIdentity(ref),
-      });
+      };
+      outcome = input.template ? await executeTemplate(input.template, handlerDeps) : await executeComfyuiWorkflow(input.workflow, handlerDeps);
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
@@ -99,11 +107,28 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });
   } else if (outcome.ok) {
-    logger.info('task reported', { ...fields, outputs: outcome.result.outputs.length });
+    const { outputs } = outcome.result;
+    logger.info('task reported', { ...fields, outputs: Array.isArray(outputs) ? outputs.length : Object.values(outputs).flat().length });
   } else {
     logger.warn('task reported', { ...fields, failure: outcome.failure.kind, message: outcome.failure.message });
   }
   return outcome;
+}
+
+type TaskInput =
+  | { ok: true; workflow: unknown; template?: undefined }
+  | { ok: true; template: PreparedTemplateTask }
+  | { ok: false; failure: Failure };
+
+/** The task's input, checked before anything waits for ComfyUI: a template's typed inputs, or a raw workflow. */
+function readInput(task: ScheduledTask, templates: ServedTemplates | undefined, ref: TaskRunRef): TaskInput {
+  const template = templates?.get(task.taskDefId?.name ?? '');
+  if (template) {
+    const prepared = prepareTemplateTask(template, readTaskValues(task), idempotencyKey(ref));
+    return prepared.ok ? { ok: true, template: prepared.task } : prepared;
+  }
+  const raw = readWorkflowInput(task);
+  return raw.ok ? raw : { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: raw.problem, details: {} } };
 }
 
 /**
