@@ -46,13 +46,13 @@ describe('checking a template against ComfyUI\'s object_info', () => {
   });
 
   it('refuses a default or an enum value that is not in ComfyUI\'s list', () => {
-    const t = template('text-to-image', (x) => {
+    const t = template('image-to-image', (x) => {
       x.inputs.checkpoint.default = 'sdxl-turbo.safetensors';
-      x.inputs.sampler.enum.push('my_sampler');
+      x.inputs.sampler = { type: 'STR', targets: ['3.inputs.sampler_name'], enum: ['euler', 'my_sampler'] };
     });
     expect(problems(t)).toEqual([
-      expect.stringMatching(/^inputs\.sampler → 3\.inputs\.sampler_name \(KSampler\): "my_sampler" is not in ComfyUI's list/),
       expect.stringMatching(/^inputs\.checkpoint → 4\.inputs\.ckpt_name \(CheckpointLoaderSimple\): "sdxl-turbo\.safetensors" is not in ComfyUI's list/),
+      expect.stringMatching(/^inputs\.sampler → 3\.inputs\.sampler_name \(KSampler\): "my_sampler" is not in ComfyUI's list/),
     ]);
   });
 

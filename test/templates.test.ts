@@ -56,7 +56,7 @@ describe('parsing a template file', () => {
       expect(result.ok ? result.template.name : result.problems).toBe(name);
     }
     const t = parsed(shipped('text-to-image'));
-    expect(t.inputs.map((i) => i.name)).toEqual(['prompt', 'negative_prompt', 'seed', 'steps', 'cfg', 'width', 'height', 'sampler', 'checkpoint']);
+    expect(t.inputs.map((i) => i.name)).toEqual(['prompt', 'negative_prompt', 'seed', 'width', 'height', 'steps', 'sampler']);
     expect(t.inputs[0]!.targets).toEqual([{ nodeId: '6', input: 'text' }]);
     expect(t.outputs).toEqual([{ name: 'images', nodeId: '9', description: 'the generated images' }]);
   });
