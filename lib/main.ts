@@ -1,4 +1,5 @@
 import { ExitCode } from './exit-codes.js';
+import { STOP_AND_REPORT_MS } from './shutdown-clock.js';
 import { buildWorker } from './worker.js';
 
 /**
@@ -22,6 +23,17 @@ async function main(): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A throw nobody caught (in a socket listener, an unawaited promise) would kill the process with a
+  // task in hand, unreported: stop that task, report it, then exit 1 (runner.crash).
+  const onUncaught = (error: unknown) => {
+    logger.error('uncaught error; stopping the worker', { error: error instanceof Error ? error : new Error(String(error)) });
+    runner.crash(error);
+    // If the runner itself is what broke, do not hang past the shutdown window.
+    const limitMs = built.worker.config.worker.shutdownGraceMs + STOP_AND_REPORT_MS + 1_000;
+    setTimeout(() => process.exit(ExitCode.CRASH), limitMs).unref();
+  };
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
   try {
     return await runner.run();
   } catch (error) {

@@ -13,7 +13,11 @@ import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
 import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
 import { executeTask, type RunningTask } from './task-execution.js';
+import { ShutdownClock } from './shutdown-clock.js';
 import { ComfyHealth } from './comfyui/health.js';
+import { checkTemplatesOnComfy } from './templates/check-on-comfy.js';
+import type { ServedTemplates } from './templates/load.js';
+import { ensureTemplateTaskDefs } from './templates/task-defs.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -22,6 +26,8 @@ export interface RunnerDeps {
   live?: LiveSocket;
   download?: DownloadOutput;
   logger: Logger;
+  /** Read from COMFYUI_TEMPLATES_DIR at start; checked against ComfyUI before any task is taken. */
+  templates: ServedTemplates;
 }
 
 /** How long start-up keeps retrying LittleHorse before giving up with exit code 3. */
@@ -39,9 +45,20 @@ export class Runner {
   private current: RunningTask | undefined;
   private poller: TaskPoller | undefined;
   private health: ComfyHealth | undefined;
+  private pollerStopped: Promise<void> = Promise.resolve();
+  private readonly shutdownClock: ShutdownClock;
   private tasksDone = 0;
+  /** The templates as checked against this ComfyUI (input bounds narrowed to its own). */
+  private templates: ServedTemplates = new Map();
+  /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
+  private undelivered = 0;
+  private crashed = false;
+  /** Surplus tasks being turned away (reported TASK_FAILED) while another is in hand. */
+  private readonly turningAway = new Set<Promise<void>>();
 
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: RunnerDeps) {
+    this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
+  }
 
   get stopping(): boolean {
     return this.stopController.signal.aborted;
@@ -62,6 +79,17 @@ export class Runner {
       logger.error(`ComfyUI at ${config.comfy.baseUrl} did not answer within COMFYUI_START_TIMEOUT_SEC=${config.comfy.startTimeoutMs / 1000}`);
       return ExitCode.COMFYUI_NOT_READY;
     }
+    const checked = await checkTemplatesOnComfy(this.deps.templates, comfy, this.stopController.signal).catch((error: unknown) => error as Error);
+    if (this.stopping) return ExitCode.OK;
+    if (checked instanceof Error) {
+      logger.error(`could not read ComfyUI's node catalogue (GET /object_info) to check the templates: ${checked.message}`);
+      return ExitCode.COMFYUI_NOT_READY;
+    }
+    if (!checked.ok) {
+      for (const problem of checked.problems) logger.error(problem);
+      return ExitCode.TEMPLATE_REFUSED;
+    }
+    this.templates = checked.templates;
     live?.start();
     this.health = new ComfyHealth({ comfy, live, logger, onChange: () => this.updateWanting() });
 
@@ -69,7 +97,7 @@ export class Runner {
     if (registered !== ExitCode.OK) return registered;
     this.warnAboutTimeouts();
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
-    logger.info('worker ready', { taskName: config.worker.taskName, mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
+    logger.info('worker ready', { taskName: config.worker.taskName, templates: [...this.templates.keys()], mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
     let lastActivity = Date.now();
     while (!this.stopping) {
@@ -91,25 +119,37 @@ export class Runner {
         },
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
+        shutdown: this.shutdownClock,
+        templates: this.templates,
       });
-      this.updateWanting();
-      const outcome = await this.current.done;
+      const { outcome, delivered } = await this.current.done;
       this.current = undefined;
+      if (!delivered) this.undelivered++;
       if (!outcome.ok && outcome.failure.kind === 'unavailable') this.health.check();
       this.tasksDone++;
       lastActivity = Date.now();
       if (config.worker.maxTasks > 0 && this.tasksDone >= config.worker.maxTasks) this.stop(`LHW_MAX_TASKS=${config.worker.maxTasks} reached`);
     }
     await this.shutdown();
+    if (this.crashed) return ExitCode.CRASH;
+    if (this.undelivered > 0) {
+      logger.error('exiting with reports LittleHorse never received', { undeliveredReports: this.undelivered });
+      return ExitCode.REPORT_UNDELIVERED;
+    }
     return ExitCode.OK;
   }
 
-  /** Graceful stop: no new work at once; the task in hand gets LHW_SHUTDOWN_GRACE_SEC, then is stopped and reported. */
+  /**
+   * Graceful stop: no new work at once (not one more PollTaskRequest); the task in hand gets
+   * LHW_SHUTDOWN_GRACE_SEC, then is stopped on ComfyUI and reported, all within one deadline
+   * (see ShutdownClock).
+   */
   stop(reason: string): void {
     if (this.stopping) return;
     this.deps.logger.info('stopping', { reason, taskInHand: this.current !== undefined });
+    this.shutdownClock.start();
     this.stopController.abort(new Error(reason));
-    this.poller?.stop();
+    this.pollerStopped = this.poller?.stop() ?? Promise.resolve();
     this.wakeUp();
     const current = this.current;
     if (!current) return;
@@ -120,22 +160,32 @@ export class Runner {
     ).unref();
   }
 
+  /**
+   * An error nothing caught (a throw in a socket listener, a rejected promise nobody awaited): the
+   * process cannot be trusted to go on, so the task in hand is stopped now and reported, then run()
+   * ends with exit code 1.
+   */
+  crash(error: unknown): void {
+    this.crashed = true;
+    const detail = error instanceof Error ? error.message : String(error);
+    this.stop(`unexpected error in the worker: ${detail}`);
+    this.current?.controller.abort(new Error(`The worker hit an unexpected error (${detail}) and stopped this task; LittleHorse may retry it elsewhere.`));
+  }
+
   private async connectToLittleHorse(): Promise<ExitCode> {
     const { config, connections, logger } = this.deps;
     const giveUpAt = Date.now() + LITTLEHORSE_START_BUDGET_MS;
     for (let attempt = 0; ; attempt++) {
       try {
         await ensureTaskDef(connections.bootstrap(), config.worker.taskName, this.stopController.signal);
+        await ensureTemplateTaskDefs(connections.bootstrap(), this.templates, this.stopController.signal);
         this.poller = new TaskPoller({
           connections,
-          taskName: config.worker.taskName,
+          taskNames: [config.worker.taskName, ...this.templates.keys()],
           workerId: config.worker.workerId,
           workerVersion: config.worker.workerVersion,
           logger,
-          onTask: (task) => {
-            this.inbox.push(task);
-            this.wakeUp();
-          },
+          onTask: (task) => this.onTask(task),
         });
         await this.poller.start();
         return ExitCode.OK;
@@ -171,9 +221,56 @@ export class Runner {
     return this.inbox.shift();
   }
 
+  /**
+   * The one place that decides whether to ask LittleHorse for work: not stopping, no task in hand or
+   * waiting, and ComfyUI answering. The poller withdraws a parked request when this turns false.
+   */
   private updateWanting(): void {
     const wanting = !this.stopping && !this.current && this.inbox.length === 0 && (this.health?.healthy ?? true);
-    this.poller?.setWanting(wanting);
+    this.poller?.want(wanting);
+  }
+
+  private onTask(task: PolledTask): void {
+    // With one request outstanding this only happens when a withdrawn request was answered anyway.
+    if (this.current || this.inbox.length > 0) return this.turnAway(task);
+    this.inbox.push(task);
+    this.updateWanting();
+    this.wakeUp();
+  }
+
+  /** A task that came while another is in hand is handed back at once, so it never times out here. */
+  private turnAway(polled: PolledTask): void {
+    const { task, address } = polled;
+    this.deps.logger.warn('task arrived while another is in hand; reporting it TASK_FAILED so LittleHorse retries it elsewhere', {
+      taskRunId: `${task.taskRunId?.wfRunId?.id}/${task.taskRunId?.taskGuid}`,
+      address,
+    });
+    const reason = this.stopping
+      ? `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`
+      : 'This worker was already running another task when LittleHorse handed it this one (a poll request answered after it was withdrawn); LittleHorse may retry it elsewhere.';
+    const sent = this.reportNotStarted(polled, reason).finally(() => this.turningAway.delete(sent));
+    this.turningAway.add(sent);
+  }
+
+  private async reportNotStarted({ task, address }: PolledTask, message: string): Promise<void> {
+    const undelivered = await deliverReport(
+      {
+        taskRunId: task.taskRunId,
+        attemptNumber: task.attemptNumber,
+        time: new Date().toISOString(),
+        status: TaskStatus.TASK_FAILED,
+        error: { type: LHErrorType.TASK_FAILURE, message },
+      },
+      { clients: this.deps.connections.reportClients(address), budgetMs: this.stopping ? this.shutdownClock.reportBudgetMs() : 5_000 },
+    );
+    if (undelivered) {
+      this.undelivered++;
+      this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
+    }
+  }
+
+  private stopReason(): string {
+    return String((this.stopController.signal.reason as Error | undefined)?.message ?? 'stopping');
   }
 
   /** Job mode: stop taking work early enough to finish (or stop) and report the task in hand. */
@@ -192,23 +289,11 @@ export class Runner {
     }
   }
 
-  /** Tasks taken but never started (several hosts can each deliver one) are reported, never dropped. */
+  /** Tasks taken but never started (a withdrawn request answered late) are reported, never dropped. */
   private async shutdown(): Promise<void> {
-    this.poller?.stop();
-    const reason = String((this.stopController.signal.reason as Error | undefined)?.message ?? 'stopping');
-    for (const { task, address } of this.inbox.splice(0)) {
-      const undelivered = await deliverReport(
-        {
-          taskRunId: task.taskRunId,
-          attemptNumber: task.attemptNumber,
-          time: new Date().toISOString(),
-          status: TaskStatus.TASK_FAILED,
-          error: { type: LHErrorType.TASK_FAILURE, message: `Worker stopped before starting this task (${reason}); LittleHorse may retry it elsewhere.` },
-        },
-        { clients: this.deps.connections.reportClients(address), budgetMs: 2_000 },
-      );
-      if (undelivered) this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
-    }
+    await this.pollerStopped;
+    const reason = `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`;
+    await Promise.all([...this.inbox.splice(0).map((task) => this.reportNotStarted(task, reason)), ...this.turningAway]);
     this.health?.close();
     this.deps.live?.close();
   }

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
-import { type Failure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import { type Failure, stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { executeComfyuiWorkflow, type Outcome, type WorkflowResult } from '../functions/execute-comfyui-workflow/handler.js';
 import { idempotencyKey, promptIdentity, type TaskRunRef } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
@@ -10,6 +10,7 @@ import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readTaskValues, readWorkflowInput } from './littlehorse/task-input.js';
+import type { ShutdownClock } from './shutdown-clock.js';
 import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type TemplateResult } from '../functions/templates/execute.js';
 import type { ServedTemplates } from './templates/load.js';
 
@@ -28,8 +29,10 @@ export interface TaskExecutionDeps {
   timeoutMarginMs: number;
   /** Resolves once ComfyUI answers (at once when it is healthy); the task waits for it within its deadline. */
   comfyReady: (signal: AbortSignal) => Promise<void>;
+  /** Bounds cleanup and the report once the worker is stopping. */
+  shutdown: ShutdownClock;
   /** Templates by TaskDef name: a task of one of these is a template task; any other is a raw workflow. */
-  templates?: ServedTemplates;
+  templates: ServedTemplates;
 }
 
 /** A raw workflow's result, or a template's (its outputs by name). */
@@ -38,7 +41,8 @@ export type TaskOutcome = Outcome<WorkflowResult | TemplateResult>;
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
-  done: Promise<TaskOutcome>;
+  /** The outcome, and whether LittleHorse received its report. */
+  done: Promise<{ outcome: TaskOutcome; delivered: boolean }>;
 }
 
 /**
@@ -50,7 +54,7 @@ export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): Runnin
   return { controller, done: run(polled, deps, controller) };
 }
 
-async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<TaskOutcome> {
+async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<{ outcome: TaskOutcome; delivered: boolean }> {
   const { task } = polled;
   const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
   const ref = {
@@ -75,7 +79,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     } else {
       await deps.comfyReady(AbortSignal.any([controller.signal, AbortSignal.timeout(COMFY_RETURN_WAIT_MS)])).catch((error: unknown) => {
         if (controller.signal.aborted) throw error;
-        throw new Error(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
+        throw new ComfyNotBack(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
       const handlerDeps = {
         comfy: deps.comfy,
@@ -87,21 +91,27 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
         signal: controller.signal,
         settings: deps.settings,
         identity: promptIdentity(ref),
+        cleanupBudgetMs: (usualMs: number) => deps.shutdown.cleanupBudgetMs(usualMs),
       };
       outcome = input.template ? await executeTemplate(input.template, handlerDeps) : await executeComfyuiWorkflow(input.workflow, handlerDeps);
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
-    const reason = controller.signal.aborted ? controller.signal.reason : error;
-    outcome = { ok: false, failure: unavailable(reason instanceof Error ? reason.message : String(reason)) };
+    outcome = { ok: false, failure: caughtFailure(error, controller.signal) };
     log(`workflow failed: ${outcome.failure.message}`);
   } finally {
     deadline.clear();
   }
 
+  if (!outcome.ok && outcome.failure.kind === 'unavailable' && outcome.failure.cause !== undefined) {
+    // A bug: its stack and cause go to the worker's log, never to the task's output.
+    const { cause } = outcome.failure;
+    logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
+  }
   const report = toReport(task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
-  const budgetMs = Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now());
+  // A shutdown leaves less: the report must land inside the platform's stop window.
+  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
@@ -110,9 +120,10 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     const { outputs } = outcome.result;
     logger.info('task reported', { ...fields, outputs: Array.isArray(outputs) ? outputs.length : Object.values(outputs).flat().length });
   } else {
-    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, message: outcome.failure.message });
+    // Not `message`: Powertools reserves that key and would drop the reason.
+    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
-  return outcome;
+  return { outcome, delivered: !undelivered };
 }
 
 type TaskInput =
@@ -121,8 +132,8 @@ type TaskInput =
   | { ok: false; failure: Failure };
 
 /** The task's input, checked before anything waits for ComfyUI: a template's typed inputs, or a raw workflow. */
-function readInput(task: ScheduledTask, templates: ServedTemplates | undefined, ref: TaskRunRef): TaskInput {
-  const template = templates?.get(task.taskDefId?.name ?? '');
+function readInput(task: ScheduledTask, templates: ServedTemplates, ref: TaskRunRef): TaskInput {
+  const template = templates.get(task.taskDefId?.name ?? '');
   if (template) {
     const prepared = prepareTemplateTask(template, readTaskValues(task), idempotencyKey(ref));
     return prepared.ok ? { ok: true, template: prepared.task } : prepared;
@@ -130,6 +141,16 @@ function readInput(task: ScheduledTask, templates: ServedTemplates | undefined, 
   const raw = readWorkflowInput(task);
   return raw.ok ? raw : { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: raw.problem, details: {} } };
 }
+
+/** A throw that reached the task's edge: the stop reason when the task was stopped, else its Failure. */
+function caughtFailure(error: unknown, signal: AbortSignal) {
+  if (signal.aborted) return stoppedBy(signal.reason);
+  if (error instanceof ComfyNotBack) return unavailable(error.message);
+  return toFailure(error);
+}
+
+/** The task waited for ComfyUI to answer again, in vain. */
+class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.

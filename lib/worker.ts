@@ -7,6 +7,7 @@ import { LiveSocket } from './comfyui/live-socket.js';
 import { LittleHorseConnections } from './littlehorse/connection.js';
 import { createLogger } from './logger.js';
 import { Runner } from './runner.js';
+import { loadTemplates } from './templates/load.js';
 
 export interface Worker {
   config: Config;
@@ -26,6 +27,9 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const parsed = parseConfig(env);
   if (!parsed.ok) return parsed;
   const { config } = parsed;
+  // A broken template is a configuration error: exit 2, naming the file and the field.
+  const templates = loadTemplates({ dir: config.templates.dir, prefix: config.templates.prefix, rawTaskName: config.worker.taskName });
+  if (!templates.ok) return templates;
   const logger = createLogger(config.worker.logLevel, config.worker.workerId);
   let connections: LittleHorseConnections;
   try {
@@ -37,7 +41,7 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const comfy = new ComfyClient(http);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
   const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
-  const runner = new Runner({ config, connections, comfy, live, download, logger });
+  const runner = new Runner({ config, connections, comfy, live, download, logger, templates: templates.templates });
   return {
     ok: true,
     worker: {

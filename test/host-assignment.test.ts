@@ -34,27 +34,39 @@ const registerOtherWorker = async (address: string, taskWorkerId: string) => {
 };
 
 describe('hosts RegisterTaskWorker assigns', () => {
+  it('serves tasks queued on every host it is assigned, with one request at a time', async () => {
+    stack = await fixture.start({ lh: { hostCount: 2 } });
+    await ready();
+    const [first, second] = stack.lh.addresses as [string, string];
+    expect(await runOn(1)).toBe('TASK_SUCCESS');
+    expect(await runOn(0)).toBe('TASK_SUCCESS');
+    expect(stack.lh.stats.pollRequestsAt[first]).toBeGreaterThan(0);
+    expect(stack.lh.stats.pollRequestsAt[second]).toBeGreaterThan(0);
+    expect(stack.lh.parkedRequests()).toBeLessThanOrEqual(1);
+  });
+
   it('stops polling a host that is reassigned to another worker, and keeps taking tasks from the other', async () => {
     stack = await fixture.start({ lh: { hostCount: 2, workerInactivityMs: 60_000 } });
-    await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
+    const worker = await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
     const [kept, reassigned] = stack.lh.addresses as [string, string];
-    await until('a stream to each host', () => openAt(kept) === 1 && openAt(reassigned) === 1);
     // A second worker joins: RoundRobinAssignor now gives worker-a the first host and worker-b the second.
     await registerOtherWorker(kept, 'worker-b');
+    await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === reassigned, 10_000);
     await until('worker-a closing its stream to the reassigned host', () => openAt(reassigned) === 0);
-    expect(openAt(kept)).toBe(1);
+    const requestsThere = stack.lh.stats.pollRequestsAt[reassigned] ?? 0;
     expect(await runOn(0)).toBe('TASK_SUCCESS');
+    expect(await runOn(0)).toBe('TASK_SUCCESS');
+    expect(stack.lh.stats.pollRequestsAt[reassigned] ?? 0).toBe(requestsThere);
   });
 
   it('reports a task through the bootstrap server when its host is reassigned while it runs, without reopening that host', async () => {
     stack = await fixture.start({ lh: { hostCount: 2, workerInactivityMs: 60_000 }, comfy: { runTimeMs: 8_000 } });
-    await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
+    const worker = await ready({ LHW_TASK_WORKER_ID: 'worker-a' });
     const [bootstrap, reassigned] = stack.lh.addresses as [string, string];
-    await until('a stream to each host', () => openAt(bootstrap) === 1 && openAt(reassigned) === 1);
     const finished = runOn(1);
     await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
     await registerOtherWorker(bootstrap, 'worker-b');
-    await until('worker-a closing its stream to the reassigned host', () => openAt(reassigned) === 0);
+    await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === reassigned, 10_000);
     expect(await finished).toBe('TASK_SUCCESS');
     expect(stack.lh.stats.reportsAt[bootstrap]).toBe(1);
     expect(stack.lh.stats.reportsAt[reassigned] ?? 0).toBe(0);
@@ -63,30 +75,26 @@ describe('hosts RegisterTaskWorker assigns', () => {
   it('stops polling a host that leaves the cluster and polls the one that joins', async () => {
     stack = await fixture.start({ lh: { hostCount: 2 } });
     const worker = await ready();
-    const [first, leaving] = stack.lh.addresses as [string, string];
-    await until('a stream to each host', () => openAt(first) === 1 && openAt(leaving) === 1);
+    const leaving = stack.lh.addresses[1]!;
     await stack.lh.setHostCount(1);
     await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === leaving, 10_000);
-    expect(openAt(first)).toBe(1);
     expect(await runOn(0)).toBe('TASK_SUCCESS');
 
     await stack.lh.setHostCount(2);
     const joined = stack.lh.addresses[1]!;
-    await until('a stream to the host that joined', () => openAt(joined) === 1);
+    await worker.waitForLog((line) => String(line.message).includes('polling LittleHorse host') && line.address === joined, 10_000);
     expect(await runOn(1)).toBe('TASK_SUCCESS');
   });
 
   it('keeps its streams while LittleHorse answers heartbeats with no hosts and an unhealthy cluster', async () => {
     stack = await fixture.start({ lh: { hostCount: 2 } });
     const worker = await ready();
-    await until('a stream to each host', () => stack!.lh.stats.openPollStreams === 2);
-    const opened = stack.lh.stats.pollStreamsOpened;
     const heartbeats = stack.lh.stats.calls.registerTaskWorker ?? 0;
     stack.lh.unhealthyHeartbeats(2);
     await until('two unhealthy heartbeats and a healthy one', () => (stack!.lh.stats.calls.registerTaskWorker ?? 0) >= heartbeats + 3);
-    expect(stack.lh.stats.pollStreamsOpened).toBe(opened);
-    expect(stack.lh.stats.openPollStreams).toBe(2);
     await worker.waitForLog(message('LittleHorse is rebalancing; keeping current streams'));
+    expect(worker.logs.filter((line) => String(line.message).includes('stopped polling a host'))).toEqual([]);
     expect(await runOn(1)).toBe('TASK_SUCCESS');
+    expect(await runOn(0)).toBe('TASK_SUCCESS');
   });
 });

@@ -16,7 +16,7 @@ import {
   type WfRunId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
-import { type FakeTaskRun, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
+import { type FakeTaskRun, type Hungry, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
 import { WfRunState } from './wf-runs.js';
 
 export type { FakeAttempt, FakeTaskRun, ScheduleTaskOptions } from './state.js';
@@ -50,6 +50,10 @@ export interface FakeLittleHorse {
   readonly stats: {
     calls: Record<string, number>;
     pollRequests: number;
+    /** PollTask requests per server address. */
+    pollRequestsAt: Record<string, number>;
+    /** When each PollTask request arrived (ms since the epoch). */
+    pollRequestTimes: number[];
     pollStreamsOpened: number;
     openPollStreams: number;
     /** Open PollTask streams per server address. */
@@ -65,6 +69,13 @@ export interface FakeLittleHorse {
   restart(downMs?: number): Promise<void>;
   failNextReports(n: number, status?: Status): void;
   failHeartbeats(n: number, status?: Status): void;
+  /** PollTask requests parked now (on one instance when given): a busy worker should have none. */
+  parkedRequests(instance?: number): number;
+  /**
+   * Fault: hands the next queued task on an instance to an open PollTask stream there that has no
+   * request parked (a withdrawn request answered anyway); undefined when there is no such pair.
+   */
+  handOutUnasked(instance?: number): FakeTaskRun | undefined;
   /** The next n heartbeats answer OK with is_cluster_healthy=false and no hosts, as during a rebalance. */
   unhealthyHeartbeats(n: number): void;
   /** The next n calls of a method fail RESOURCE_EXHAUSTED, with a RetryInfo of retryDelayMs when given. */
@@ -77,6 +88,8 @@ interface Instance {
   port: number;
   server?: Server;
   streams: Map<number, (error: ServerError) => void>;
+  /** Each open stream's last request, as a claim would answer it. */
+  lastRequest: Map<number, Hungry>;
 }
 
 const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
@@ -97,6 +110,8 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
   const stats = {
     calls: {} as Record<string, number>,
     pollRequests: 0,
+    pollRequestsAt: {} as Record<string, number>,
+    pollRequestTimes: [] as number[],
     pollStreamsOpened: 0,
     openPollStreams: 0,
     openPollStreamsAt: {} as Record<string, number>,
@@ -203,7 +218,9 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     const reader = (async () => {
       for await (const request of requests) {
         stats.pollRequests++;
-        state.park(index, tenant, request.taskDefId?.name ?? '', {
+        stats.pollRequestsAt[address] = (stats.pollRequestsAt[address] ?? 0) + 1;
+        stats.pollRequestTimes.push(Date.now());
+        const hungry: Hungry = {
           streamId,
           clientId: request.clientId,
           taskWorkerVersion: request.taskWorkerVersion ?? '',
@@ -212,7 +229,9 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
             wake();
             return true;
           },
-        });
+        };
+        instance.lastRequest.set(streamId, hungry);
+        state.park(index, tenant, request.taskDefId?.name ?? '', hungry);
       }
       // Half-close: parked entries go, but the response stream is never completed (onCompleted).
       state.unpark(streamId);
@@ -232,6 +251,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     } finally {
       state.unpark(streamId);
       instance.streams.delete(streamId);
+      instance.lastRequest.delete(streamId);
       stats.openPollStreams--;
       stats.openPollStreamsAt[address]!--;
       void reader;
@@ -251,7 +271,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
 
   const addInstances = async (count: number) => {
     while (instances.length < count) {
-      instances.push({ port: instances.length === 0 ? (options.port ?? 0) : 0, streams: new Map() });
+      instances.push({ port: instances.length === 0 ? (options.port ?? 0) : 0, streams: new Map(), lastRequest: new Map() });
       await listen(instances.length - 1);
     }
     state.instanceCount = instances.length;
@@ -319,6 +339,12 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     failNextReports: (n, status = Status.UNAVAILABLE) => faults.reports.push(...Array<Status>(n).fill(status)),
     failHeartbeats: (n, status = Status.UNAVAILABLE) => faults.heartbeats.push(...Array<Status>(n).fill(status)),
     unhealthyHeartbeats: (n) => (faults.unhealthyHeartbeats += n),
+    parkedRequests: (instance) => state.parkedRequests(instance).length,
+    handOutUnasked: (instance = 0) => {
+      const parked = new Set(state.parkedRequests(instance).map((h) => h.streamId));
+      const idle = [...instances[instance]!.lastRequest.values()].find((h) => !parked.has(h.streamId));
+      return idle && state.handOutUnasked(instance, idle);
+    },
     exhaustNext: (method, n, retryDelayMs) => {
       const queue = faults.exhausted.get(method) ?? [];
       queue.push(...Array<number | undefined>(n).fill(retryDelayMs));

@@ -163,6 +163,25 @@ export class LittleHorseState {
     this.match(instance, tenant, taskDefName);
   }
 
+  /** Parked requests (optionally of one instance): a busy worker should have none. */
+  parkedRequests(instance?: number): Hungry[] {
+    return [...this.queues.entries()].filter(([key]) => instance === undefined || key.startsWith(`${instance}/`)).flatMap(([, q]) => q.hungry);
+  }
+
+  /**
+   * Fault: claims the next queued task on an instance for a stream that has no request parked, as a
+   * request withdrawn a moment after the server matched it would be answered anyway.
+   */
+  handOutUnasked(instance: number, hungry: Hungry): FakeTaskRun | undefined {
+    for (const [key, queue] of this.queues) {
+      if (!key.startsWith(`${instance}/`) || queue.pending.length === 0) continue;
+      const run = queue.pending.shift()!;
+      this.claim(run, hungry);
+      return run;
+    }
+    return undefined;
+  }
+
   /** OneTaskQueue.onRequestDisconnected: a closed stream's parked entries go. */
   unpark(streamId: number): void {
     for (const queue of this.queues.values()) queue.hungry = queue.hungry.filter((h) => h.streamId !== streamId);

@@ -7,7 +7,8 @@
 export type Failure =
   | { kind: 'validation'; name: 'comfyui-invalid-workflow' | 'comfyui-invalid-input'; message: string; details: unknown }
   | { kind: 'execution'; name: 'comfyui-execution-error' | 'comfyui-unsafe-output'; message: string; details: unknown }
-  | { kind: 'unavailable'; message: string; details?: unknown };
+  /** `cause`: the error behind an unexpected failure, for the worker's log only (never reported). */
+  | { kind: 'unavailable'; message: string; details?: unknown; cause?: unknown };
 
 /** Carries a Failure through code that throws (HTTP adapters), to be turned back into a value. */
 export class FailureError extends Error {
@@ -19,9 +20,22 @@ export class FailureError extends Error {
 
 export const unavailable = (message: string, details?: unknown): Failure => ({ kind: 'unavailable', message, details });
 
-/** Any thrown value as a Failure: known failures keep their kind; anything else is retryable. */
+/** Why the work was stopped (deadline, shutdown): the abort reason as a retryable failure. */
+export function stoppedBy(reason: unknown): Failure {
+  return unavailable(reason instanceof Error ? reason.message : String(reason));
+}
+
+/**
+ * Any thrown value as a Failure: known failures keep their kind; anything else is a bug or an
+ * environment nobody planned for, reported as unexpected (retryable) with the error kept as `cause`.
+ */
 export function toFailure(error: unknown): Failure {
   if (error instanceof FailureError) return error.failure;
-  const message = error instanceof Error ? error.message : String(error);
-  return unavailable(message);
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    kind: 'unavailable',
+    message: `Unexpected error in comfyui-worker (${detail}); the worker's log has the stack. LittleHorse may retry the task.`,
+    details: { unexpected: true },
+    cause: error,
+  };
 }

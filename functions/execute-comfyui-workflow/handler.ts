@@ -1,5 +1,5 @@
 import type { ComfyEvent } from '../../lib/comfyui/messages.js';
-import { type Failure, toFailure } from './failure.js';
+import { type Failure, stoppedBy, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
 import type { HandlerDeps } from './ports.js';
@@ -43,7 +43,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
     ({ promptId, attached } = await attachOrSubmit(workflow, deps));
   } catch (error) {
     stopBuffering?.();
-    const failure = toFailure(deps.signal.aborted ? deps.signal.reason : error);
+    const failure = deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error);
     if (deps.signal.aborted && deps.identity) await stopOnComfy(deps.identity.promptId, deps);
     return finish(deps, { ok: false, failure });
   }
@@ -66,7 +66,7 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   try {
     if (deps.download) await downloadAll(collected.outputs, deps);
   } catch (error) {
-    return finish(deps, { ok: false, failure: toFailure(deps.signal.aborted ? deps.signal.reason : error), promptId });
+    return finish(deps, { ok: false, failure: deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error), promptId });
   }
   const result = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
   deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
@@ -105,7 +105,7 @@ async function attachOrSubmit(workflow: Workflow, deps: HandlerDeps): Promise<{ 
 
 /** Removes the prompt from ComfyUI's queue, or interrupts it if it is the one running, so no GPU work is orphaned. */
 async function stopOnComfy(promptId: string, deps: HandlerDeps): Promise<void> {
-  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  const signal = AbortSignal.timeout(deps.cleanupBudgetMs?.(CLEANUP_TIMEOUT_MS) ?? CLEANUP_TIMEOUT_MS);
   try {
     const queue = await deps.comfy.getQueue(signal);
     if (queue.queue_pending.some((item) => item.promptId === promptId)) {
@@ -116,7 +116,7 @@ async function stopOnComfy(promptId: string, deps: HandlerDeps): Promise<void> {
       deps.log(`interrupted prompt ${promptId} on ComfyUI`);
     }
   } catch (error) {
-    deps.logger.warn('could not stop the prompt on ComfyUI', { promptId, error: toFailure(error).message });
+    deps.logger.warn('could not stop the prompt on ComfyUI', { promptId, error: error instanceof Error ? error.message : String(error) });
   }
 }
 

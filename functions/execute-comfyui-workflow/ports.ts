@@ -70,4 +70,6 @@ export interface HandlerDeps {
   signal: AbortSignal;
   settings: HandlerSettings;
   identity?: PromptIdentity;
+  /** How long stopping a prompt on ComfyUI may take now (a shutdown leaves less than usual). */
+  cleanupBudgetMs?: (usualMs: number) => number;
 }
