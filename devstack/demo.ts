@@ -1,49 +1,78 @@
 /**
  * `npm run demo`: the whole worker on simulators. Starts the LittleHorse and ComfyUI doubles on
- * loopback, runs the built dist/runner.js against them, sends a sample workflow through
- * LittleHorse, prints what the worker reported, and stops everything.
+ * loopback, runs the built dist/runner.js against them with the shipped templates, registers a WfSpec
+ * that calls the text-to-image template with typed variables, runs it, prints what the worker
+ * reported, and stops everything.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { LHStatus, VariableType } from 'littlehorse-client/proto';
+import { parseConfig } from '../lib/config.js';
+import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { startFakeComfy } from './comfyui/index.js';
 import { startFakeLittleHorse } from './littlehorse/index.js';
-import txt2img from './workflows/txt2img.json' with { type: 'json' };
+import { oneTaskWfSpec } from './one-task-wf-spec.js';
 
-const TASK_NAME = 'execute-comfyui-workflow';
+const TASK_DEF = 'comfyui-text-to-image';
 const bundle = path.resolve(import.meta.dirname, '../dist/runner.js');
+const templates = path.resolve(import.meta.dirname, '../templates');
 
 const lh = await startFakeLittleHorse();
 const comfy = await startFakeComfy({ runTimeMs: 1_500, steps: 20 });
 console.log(`simulated LittleHorse on ${lh.host}:${lh.port}, simulated ComfyUI on ${comfy.url}`);
 
-const worker = spawn(process.execPath, [bundle], {
-  env: {
-    PATH: process.env.PATH,
-    COMFYUI_BASE_URL: comfy.url,
-    COMFYUI_OUTPUT_DIR: comfy.outputDir,
-    LHW_TASK_NAME: TASK_NAME,
-    LHC_API_HOST: lh.host,
-    LHC_API_PORT: String(lh.port),
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const env = {
+  COMFYUI_BASE_URL: comfy.url,
+  COMFYUI_OUTPUT_DIR: comfy.outputDir,
+  COMFYUI_TEMPLATES_DIR: templates,
+  LHW_TASK_NAME: 'execute-comfyui-workflow',
+  LHC_API_HOST: lh.host,
+  LHC_API_PORT: String(lh.port),
+};
+const worker = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
 worker.stdout.on('data', (chunk: Buffer) => process.stdout.write(`  worker | ${chunk.toString().trimEnd().replaceAll('\n', '\n  worker | ')}\n`));
+const parsed = parseConfig(env);
+if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+const connections = new LittleHorseConnections(parsed.config.littlehorse);
+const client = connections.bootstrap();
 
 try {
-  await waitFor(() => lh.taskDefs().some((t) => t.id?.name === TASK_NAME) && lh.stats.pollRequests > 0, 15_000);
-  console.log(`\nscheduling TaskRun with the sample txt2img workflow (devstack/workflows/txt2img.json)`);
-  const run = lh.scheduleTask({ taskDefName: TASK_NAME, variables: { workflow: { jsonObj: JSON.stringify(txt2img) } } });
-  const done = await lh.waitForTaskRun(run.id, 30_000);
-  const attempt = done.attempts.at(-1);
-  console.log(`\nTaskRun ${done.id.wfRunId?.id}/${done.id.taskGuid}: ${done.status}`);
+  await waitFor(() => lh.taskDefs().some((t) => t.id?.name === TASK_DEF) && lh.stats.pollRequests > 0, 15_000);
+  const taskDef = lh.taskDefs().find((t) => t.id?.name === TASK_DEF)!;
+  console.log(`\nTaskDef ${TASK_DEF}(${taskDef.inputVars.map((v) => `${v.name}: ${v.typeDef?.type}`).join(', ')}) → ${taskDef.returnType?.returnType?.type}, from templates/text-to-image.json`);
+
+  const variables = [
+    { name: 'prompt', type: VariableType.STR, required: true },
+    { name: 'negative_prompt', type: VariableType.STR },
+    { name: 'seed', type: VariableType.INT },
+    { name: 'width', type: VariableType.INT },
+    { name: 'height', type: VariableType.INT },
+    { name: 'steps', type: VariableType.INT },
+    { name: 'sampler', type: VariableType.STR },
+  ];
+  await client.putWfSpec(oneTaskWfSpec('poster', TASK_DEF, variables, { timeoutSeconds: 60, retries: 1 }));
+  console.log('WfSpec poster: ENTRYPOINT → comfyui-text-to-image(prompt, negative_prompt, seed, width, height, steps, sampler) → EXIT');
+  console.log('running it with prompt="a lighthouse on a cliff at dawn", width=768, steps=30 (the other variables unset: template defaults, seed derived)');
+  let wfRun = await client.runWf({
+    wfSpecName: 'poster',
+    variables: { prompt: { str: 'a lighthouse on a cliff at dawn' }, width: { int: 768 }, steps: { int: 30 } },
+  });
+  for (const until = Date.now() + 30_000; wfRun.status === LHStatus.RUNNING && Date.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    wfRun = await client.getWfRun(wfRun.id!);
+  }
+  const taskRun = lh.taskRuns().find((run) => run.taskDefName === TASK_DEF);
+  const attempt = taskRun?.attempts.at(-1);
+  console.log(`\nWfRun ${wfRun.id?.id}: ${wfRun.status}; TaskRun ${taskRun?.status}`);
   console.log('\nlog output:\n' + (attempt?.logOutput?.str ?? '(none)').replace(/^/gm, '  '));
   const output = attempt?.output?.jsonObj ?? attempt?.exception?.content?.jsonObj;
   console.log('\nreported result:\n' + JSON.stringify(JSON.parse(output ?? 'null'), null, 2));
-  process.exitCode = done.status === 'TASK_SUCCESS' ? 0 : 1;
+  process.exitCode = wfRun.status === LHStatus.COMPLETED ? 0 : 1;
 } catch (error) {
   console.error(`demo failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
+  connections.close();
   worker.kill('SIGTERM');
   await new Promise((resolve) => worker.once('exit', resolve));
   await lh.stop();
