@@ -1,4 +1,4 @@
-import type { ComfyEvent } from '../../lib/comfyui/messages.js';
+import type { ComfyEvent } from './comfy-messages.js';
 import { type Failure, stoppedBy, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';

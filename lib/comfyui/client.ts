@@ -12,7 +12,7 @@ import {
   type PromptRejected,
   promptRejectedSchema,
   queueSchema,
-} from './messages.js';
+} from '../../functions/execute-comfyui-workflow/comfy-messages.js';
 import type { z } from 'zod';
 
 export interface SubmitRequest {
