@@ -97,7 +97,7 @@ export function parseTemplate(file: string, text: string): ParsedTemplate {
   }
   const parsed = fileSchema.safeParse(json);
   if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map((issue) => at(`${issue.path.join('.') || '(top level)'} ${issue.message}`)) };
+    return { ok: false, problems: parsed.error.issues.map((issue) => at(`${issue.path.join('.') || '(top level)'} ${issueMessage(issue)}`)) };
   }
   const graph = parseWorkflow(parsed.data.workflow);
   if (!graph.ok) return { ok: false, problems: [at(`workflow: ${graph.failure.message}`)] };
@@ -162,6 +162,13 @@ export function parseTemplate(file: string, text: string): ParsedTemplate {
       workflow,
     },
   };
+}
+
+/** A misspelt key is the commonest slip in a hand-written file: name it and the keys that are allowed. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys') return issue.message;
+  const allowed = issue.path.length === 0 ? fileSchema.keyof().options : issue.path[0] === 'outputs' ? outputSchema.keyof().options : inputSchema.keyof().options;
+  return `has unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed.join(', ')})`;
 }
 
 /** The TaskDef a template registers: its name, with an explicit version appended ("-v2"). */
