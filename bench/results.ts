@@ -1,3 +1,4 @@
+import type { FleetFigures } from './fleet.js';
 import type { FloorFigures } from './floor.js';
 import type { WorkerFigures } from './measure-worker.js';
 
@@ -10,6 +11,7 @@ export interface BenchResults {
   baseline: WorkerFigures;
   floor: FloorFigures;
   bundle: { rawBytes: number; gzipBytes: number };
+  fleet: FleetFigures[];
 }
 
 /** Memory growth from the first checkpoint after start-up (warm-up done) to the last. */

@@ -11,13 +11,21 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { bundlePath } from './bundle-process.js';
+import { measureFleet } from './fleet.js';
+import { fleetScenarios } from './fleet-scenarios.js';
 import { measureFloor } from './floor.js';
 import { measureWorker, type WorkerScenario } from './measure-worker.js';
-import { renderTable } from './table.js';
+import { renderFleetTable, renderTable } from './table.js';
 import { targetsMet } from './targets.js';
 
 const { values } = parseArgs({
-  options: { out: { type: 'string' }, quick: { type: 'boolean', default: false }, 'cpu-prof': { type: 'string' } },
+  options: {
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+    /** Only the fleet section (a minute instead of three). */
+    'fleet-only': { type: 'boolean', default: false },
+  },
 });
 const scale = values.quick ? 0.1 : 1;
 const count = (n: number) => Math.max(1, Math.round(n * scale));
@@ -50,6 +58,16 @@ const baseline: WorkerScenario = {
 };
 
 const startedAt = Date.now();
+const fleet = [];
+for (const scenario of fleetScenarios(values.quick ? 40 : 200)) {
+  log(`fleet: ${scenario.speeds.length} workers, ${scenario.label}`);
+  fleet.push(await measureFleet(scenario));
+}
+console.log(renderFleetTable(fleet));
+if (values['fleet-only']) {
+  if (values.out) writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), fleet }, null, 2) + '\n');
+  process.exit(0);
+}
 log('floor: node start, gRPC and HTTP round trips');
 const floor = await measureFloor(count(1_000));
 log(`worker, ${live.label}: ${live.coldStarts} cold starts, ${live.sequentialTasks} timed tasks, ${live.batchTasks} batched`);
@@ -68,6 +86,7 @@ const results = {
   baseline: baselineFigures,
   floor,
   bundle,
+  fleet,
 };
 const targets = targetsMet(results);
 console.log(renderTable(results, targets));

@@ -1,4 +1,5 @@
 import { type BenchResults, memoryGrowth } from './results.js';
+import type { FleetFigures } from './fleet.js';
 import type { Target } from './targets.js';
 
 type Row = [figure: string, live: number, baseline: number, floor: number, unit: string];
@@ -57,6 +58,25 @@ export function renderTable(results: BenchResults, targets: Target[]): string {
     '',
     `took ${results.durationSec} s`,
   ].join('\n');
+}
+
+/** The fleet section: makespan against the reference schedules, waits and GPU idle time, per scenario. */
+export function renderFleetTable(fleet: FleetFigures[]): string {
+  const header = ['fleet figure', ...fleet.map((f) => f.label)];
+  const row = (figure: string, pick: (f: FleetFigures) => string) => [figure, ...fleet.map(pick)];
+  const body = [
+    row('workers × tasks', (f) => `${f.workers} × ${f.tasks}`),
+    row('makespan', (f) => show(f.makespanMs, 'ms')),
+    row('ideal (FIFO to first free, no overhead)', (f) => `${show(f.idealMakespanMs, 'ms')} (${ratio(f.makespanMs, f.idealMakespanMs)})`),
+    row('lower bound (work / fleet speed)', (f) => `${show(f.lowerBoundMs, 'ms')} (${ratio(f.makespanMs, f.lowerBoundMs)})`),
+    row('claim → start on ComfyUI, p50', (f) => show(f.claimToStartMs.p50, 'ms')),
+    row('claim → start on ComfyUI, max', (f) => show(f.claimToStartMs.max, 'ms')),
+    row('GPU idle between prompts while queued, p50', (f) => show(f.gpuIdleMs.p50, 'ms')),
+    row('GPU idle between prompts while queued, p99', (f) => show(f.gpuIdleMs.p99, 'ms')),
+    row('tasks per worker (speed 0.5×, 1×, 1×, 2× run time)', (f) => f.tasksPerWorker.join(' / ')),
+    row('tasks handed back by a busy worker', (f) => String(f.handedBack)),
+  ];
+  return ['fleet:', markdownTable(header, body)].join('\n');
 }
 
 function show(value: number, unit: string): string {

@@ -14,6 +14,7 @@ import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
+import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
 import { checkTemplatesOnComfy } from './templates/check-on-comfy.js';
 import type { ServedTemplates } from './templates/load.js';
@@ -47,6 +48,7 @@ export class Runner {
   private health: ComfyHealth | undefined;
   private pollerStopped: Promise<void> = Promise.resolve();
   private readonly shutdownClock: ShutdownClock;
+  private readonly timeouts: TaskTimeouts;
   private tasksDone = 0;
   /** The templates as checked against this ComfyUI (input bounds narrowed to its own). */
   private templates: ServedTemplates = new Map();
@@ -58,6 +60,7 @@ export class Runner {
 
   constructor(private readonly deps: RunnerDeps) {
     this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
+    this.timeouts = new TaskTimeouts(() => deps.connections.bootstrap(), deps.logger);
   }
 
   get stopping(): boolean {
@@ -121,6 +124,7 @@ export class Runner {
         comfyReady: (signal) => this.health!.ready(signal),
         shutdown: this.shutdownClock,
         templates: this.templates,
+        timeouts: this.timeouts,
       });
       const { outcome, delivered } = await this.current.done;
       this.current = undefined;

@@ -13,9 +13,8 @@ import { readTaskValues, readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
 import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type TemplateResult } from '../functions/templates/execute.js';
 import type { ServedTemplates } from './templates/load.js';
+import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 
-/** LittleHorse's TaskRun timeout when the task node sets none (TaskNodeModel, LHConstants). */
-const DEFAULT_TASK_TIMEOUT_SEC = 60;
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
 
@@ -31,6 +30,8 @@ export interface TaskExecutionDeps {
   comfyReady: (signal: AbortSignal) => Promise<void>;
   /** Bounds cleanup and the report once the worker is stopping. */
   shutdown: ShutdownClock;
+  /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
+  timeouts: TaskTimeouts;
   /** Templates by TaskDef name: a task of one of these is a template task; any other is a raw workflow. */
   templates: ServedTemplates;
 }
@@ -154,7 +155,7 @@ class ComfyNotBack extends Error {}
 
 /**
  * Aborts the task a margin before LittleHorse's TaskRun timeout, after which a report is ignored.
- * The timeout is read (GetTaskRun) beside the ComfyUI work, once the prompt is on its way, not
+ * The timeout is learnt (TaskTimeouts) beside the ComfyUI work, once the prompt is on its way, not
  * before it: it would be a round trip on the critical path of every task, and the deadline counts
  * from the claim anyway.
  */
@@ -164,7 +165,7 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
   let timer: NodeJS.Timeout | undefined;
   setImmediate(async () => {
     if (cleared) return; // finished already (bad input, ComfyUI away): no deadline to set
-    const timeoutSec = await taskRunTimeout(polled.task, deps, logger);
+    const timeoutSec = await deps.timeouts.secondsFor(polled.task, AbortSignal.timeout(5_000));
     windowMs = timeoutSec * 1000;
     if (cleared) return;
     const deadlineAt = polled.receivedAt + Math.max(windowMs - deps.timeoutMarginMs, windowMs / 2);
@@ -182,20 +183,6 @@ function taskDeadline(polled: PolledTask, deps: TaskExecutionDeps, logger: TaskL
       clearTimeout(timer);
     },
   };
-}
-
-/** The TaskRun's own timeout (GetTaskRun); the ScheduledTask does not carry it. */
-async function taskRunTimeout(task: ScheduledTask, deps: TaskExecutionDeps, logger: TaskLogger): Promise<number> {
-  if (!task.taskRunId) return DEFAULT_TASK_TIMEOUT_SEC;
-  try {
-    const taskRun = await deps.connections.bootstrap().getTaskRun(task.taskRunId, { signal: AbortSignal.timeout(5_000) });
-    return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
-  } catch (error) {
-    logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
-      error: (error as Error).message,
-    });
-    return DEFAULT_TASK_TIMEOUT_SEC;
-  }
 }
 
 /** The WfRunId chain, outermost parent first. */

@@ -37,9 +37,14 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   } catch (error) {
     return { ok: false, problems: [(error as Error).message] };
   }
-  const http = new ComfyHttp({ baseUrl: config.comfy.baseUrl, timeoutMs: config.comfy.httpTimeoutMs, retries: config.comfy.httpRetries });
-  const comfy = new ComfyClient(http);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
+  const http = new ComfyHttp({
+    baseUrl: config.comfy.baseUrl,
+    timeoutMs: config.comfy.httpTimeoutMs,
+    retries: config.comfy.httpRetries,
+    onAnswer: live && (() => live.reconnectNow()),
+  });
+  const comfy = new ComfyClient(http);
   const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
   const runner = new Runner({ config, connections, comfy, live, download, logger, templates: templates.templates });
   return {

@@ -2,7 +2,7 @@
 // real files in a temp folder, ComfyUI's message order (see /work/shared/docs/comfyui-api.md).
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,9 +11,9 @@ import type { OutputDirs } from './outputs.js';
 import { PromptQueue } from './prompt-queue.js';
 import { createHandler, originAllowed, routeKey } from './server.js';
 import { SocketHub } from './socket.js';
-import type { FakeComfy, FakeComfyOptions, FakeStats, HistoryEntry, QueueItem, RunScript } from './types.js';
+import type { FakeComfy, FakeComfyOptions, FakeStats, HistoryEntry, LostAnswer, QueueItem, RunScript } from './types.js';
 
-export type { FakeComfy, FakeComfyOptions, FakeStats, HistoryEntry, QueueItem, RunResult, RunScript } from './types.js';
+export type { FakeComfy, FakeComfyOptions, FakeStats, HistoryEntry, LostAnswer, QueueItem, RunResult, RunScript } from './types.js';
 
 function makeDir(given: string | undefined, label: string, created: string[]): string {
   if (given) {
@@ -41,6 +41,7 @@ class FakeComfyServer implements FakeComfy {
   private readonly scripts: RunScript[] = [];
   private readonly assigned = new WeakMap<QueueItem, RunScript>();
   private readonly failures: Array<{ status: number; route?: string }> = [];
+  private readonly lostAnswers: LostAnswer[] = [];
   private readonly connections = new Set<Socket>();
   private readonly queue = new PromptQueue(() => this.hub.send('status', { status: this.queueInfo() }));
   private readonly hub: SocketHub;
@@ -87,6 +88,11 @@ class FakeComfyServer implements FakeComfy {
         queueInfo: () => this.queueInfo(),
       }),
     );
+    this.http.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const isPost = req.method === 'POST' && routeKey('POST', new URL(req.url ?? '/', 'http://x').pathname) === 'POST /prompt';
+      const lose = isPost ? this.lostAnswers.shift() : undefined;
+      if (lose) loseAnswer(res, lose);
+    });
     this.http.on('connection', (socket: Socket) => {
       this.connections.add(socket);
       socket.on('close', () => this.connections.delete(socket));
@@ -164,7 +170,7 @@ class FakeComfyServer implements FakeComfy {
         hub: this.hub,
         dirs: this.dirs,
         steps: this.opts.steps ?? 4,
-        runTimeMs: this.runTimeMs,
+        runTimeMs: this.opts.runTimeFor?.(item[2] as Record<string, unknown>) ?? this.runTimeMs,
         sendExecutionSuccess: this.opts.sendExecutionSuccess ?? true,
         hostileFilenames: () => this.hostileFilenames,
         interrupted: () => this.interruptFlag,
@@ -238,6 +244,10 @@ class FakeComfyServer implements FakeComfy {
     for (let i = 0; i < n; i++) this.failures.push(route === undefined ? { status } : { status, route });
   }
 
+  loseNextPromptAnswers(n: number, how: LostAnswer = 'reset'): void {
+    for (let i = 0; i < n; i++) this.lostAnswers.push(how);
+  }
+
   history(promptId: string): HistoryEntry | undefined {
     return this.queue.entry(promptId);
   }
@@ -250,6 +260,24 @@ class FakeComfyServer implements FakeComfy {
     if (this.http.listening) await this.down();
     for (const dir of this.created) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The request is handled as usual (a prompt is queued), then its answer never arrives: the
+ * connection is cut ('reset') or a 502 goes out instead ('bad-gateway', a proxy timing out).
+ */
+function loseAnswer(res: ServerResponse, how: LostAnswer): void {
+  const writeHead = res.writeHead.bind(res);
+  const end = res.end.bind(res);
+  res.writeHead = (() => res) as typeof res.writeHead;
+  res.end = (() => {
+    if (how === 'reset') res.socket?.destroy();
+    else {
+      writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8' });
+      end('502: Bad Gateway');
+    }
+    return res;
+  }) as typeof res.end;
 }
 
 /** Starts a fake ComfyUI on 127.0.0.1 (port 0 by default: any free port). */

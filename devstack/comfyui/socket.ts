@@ -17,9 +17,11 @@ export interface SocketHooks {
 }
 
 export class SocketHub {
+  /** Sockets stay open but carry nothing, pongs included: a half-open connection, a stuck proxy. */
   silent = false;
   refuse = false;
-  private readonly wss = new WebSocketServer({ noServer: true });
+  // Pongs by hand, as aiohttp's autoping would (web_ws.py), so that `silent` can withhold them too.
+  private readonly wss = new WebSocketServer({ noServer: true, autoPong: false });
   /** server.sockets: sid -> the socket messages go to */
   private readonly sockets = new Map<string, WebSocket>();
   /** client feature flags, server.sockets_metadata */
@@ -74,6 +76,9 @@ export class SocketHub {
       // reused clientId closes after the new one connected, the new one stops getting messages.
       this.sockets.delete(sid);
       this.flags.delete(sid);
+    });
+    ws.on('ping', (data) => {
+      if (!this.silent) ws.pong(data);
     });
     ws.on('error', () => undefined);
   }

@@ -8,6 +8,9 @@ export type RunScript =
   | { kind: 'error'; nodeId?: string; exceptionType?: string; message?: string }
   | { kind: 'interrupted' };
 
+/** How an answer is lost: the connection cut ('reset'), or a proxy's 502 ('bad-gateway'). */
+export type LostAnswer = 'reset' | 'bad-gateway';
+
 export interface FakeComfyOptions {
   host?: string;
   port?: number;
@@ -15,6 +18,8 @@ export interface FakeComfyOptions {
   tempDir?: string;
   inputDir?: string;
   runTimeMs?: number;
+  /** A run time per prompt (the benchmark's mixed durations); undefined falls back to runTimeMs. */
+  runTimeFor?: (prompt: Record<string, unknown>) => number | undefined;
   steps?: number;
   sendExecutionSuccess?: boolean;
   acceptsPromptId?: boolean;
@@ -35,7 +40,7 @@ export interface FakeComfy {
   historyDelayMs: number;
   /** File entries come out as '../escape.png' and with an absolute subfolder (VHS fullpath '/etc/passwd'). */
   hostileFilenames: boolean;
-  /** Sockets stay open but nothing is sent to anyone (ComfyUI #3390). */
+  /** Sockets stay open but nothing is sent to anyone, not even a pong (ComfyUI #3390). */
   silent: boolean;
   /** Terminates every open WebSocket now. */
   dropSockets(): void;
@@ -47,6 +52,8 @@ export interface FakeComfy {
   up(): Promise<void>;
   /** The process restarted: queue, running prompt, history and prompt numbers are gone, sockets are cut. */
   restart(): void;
+  /** The next n POST /prompt are handled (a valid prompt is queued) but their answer is lost. */
+  loseNextPromptAnswers(n: number, how?: LostAnswer): void;
   /** The next n HTTP requests (optionally only to a route: '/history' or 'GET /history') answer `status`. */
   failNext(n: number, status?: number, route?: string): void;
   readonly stats: FakeStats;

@@ -14,6 +14,7 @@ import {
   type TaskDef,
   type TaskRunId,
   type WfRunId,
+  type WfSpecId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
 import { type FakeTaskRun, type Hungry, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
@@ -98,7 +99,7 @@ const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
  * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
  * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
- * PutWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
+ * PutWfSpec/GetWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
 export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {}): Promise<FakeLittleHorse> {
@@ -161,6 +162,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
       },
       putWfSpec: async (request: PutWfSpecRequest, context: CallContext) => wfRuns.putWfSpec(tenantOf(context, 'putWfSpec'), request),
       runWf: async (request: RunWfRequest, context: CallContext) => wfRuns.runWf(tenantOf(context, 'runWf'), request),
+      getWfSpec: async (request: WfSpecId, context: CallContext) => wfRuns.getWfSpec(tenantOf(context, 'getWfSpec'), request),
       getWfRun: async (request: WfRunId, context: CallContext) => wfRuns.getWfRun(tenantOf(context, 'getWfRun'), request),
       getNodeRun: async (request: NodeRunId, context: CallContext) => wfRuns.getNodeRun(tenantOf(context, 'getNodeRun'), request),
       registerTaskWorker: async (request: { taskWorkerId: string; taskDefId?: { name: string } }, context: CallContext) => {

@@ -98,6 +98,13 @@ export class WfRunState {
     return this.toWfRun(wfRun);
   }
 
+  /** LHServerListener.getWfSpec: a version by name, major version and revision; NOT_FOUND otherwise. */
+  getWfSpec(tenant: string, id: WfSpecId): WfSpec {
+    const spec = this.wfSpecs.get(`${tenant}/${id.name}`)?.find((v) => v.spec.id?.majorVersion === id.majorVersion && v.spec.id?.revision === id.revision);
+    if (!spec) throw new ServerError(Status.NOT_FOUND, `Couldn't find WfSpec ${id.name} ${id.majorVersion}.${id.revision}`);
+    return spec.spec;
+  }
+
   getWfRun(tenant: string, id: WfRunId): WfRun {
     return this.toWfRun(this.find(tenant, id));
   }

@@ -71,60 +71,102 @@ export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 export const historyReplySchema = z.record(z.string(), z.unknown());
 
 // ---- WebSocket events (text frames: {type, data}) ----
+// Read by hand, not with zod: a dozen or more frames arrive per prompt and most go to nobody (other
+// prompts', or while idle); a typeof per field costs a fraction of a schema parse. Each reader checks
+// what the worker relies on and normalizes in place (node ids to strings) the object JSON.parse
+// made; unknown fields stay, as ComfyUI versions add them freely.
 
-const promptScoped = { prompt_id: z.string() };
+type Fields = Record<string, unknown>;
 
-export const executionErrorSchema = z.looseObject({
-  ...promptScoped,
-  node_id: z.union([z.string(), z.number()]).transform(String).optional(),
-  node_type: z.string().optional(),
-  exception_message: z.string().optional(),
-  exception_type: z.string().optional(),
-  traceback: z.union([z.array(z.string()), z.string()]).optional(),
-  executed: z.array(z.unknown()).optional(),
-});
-export type ExecutionError = z.infer<typeof executionErrorSchema>;
+export interface ExecutionError extends Fields {
+  prompt_id: string;
+  node_id?: string;
+  node_type?: string;
+  exception_message?: string;
+  exception_type?: string;
+  traceback?: string[] | string;
+  executed?: unknown[];
+}
 
-export const executionInterruptedSchema = z.looseObject({
-  ...promptScoped,
-  node_id: z.union([z.string(), z.number()]).transform(String).optional(),
-  node_type: z.string().optional(),
-});
+export interface ExecutionInterrupted extends Fields {
+  prompt_id: string;
+  node_id?: string;
+  node_type?: string;
+}
 
 /** The live events the worker acts on; any other type (status, progress_state, custom nodes') is skipped. */
-const eventSchemas = {
-  execution_start: z.looseObject(promptScoped),
-  execution_cached: z.looseObject({ ...promptScoped, nodes: z.array(z.union([z.string(), z.number()]).transform(String)).default([]) }),
-  executing: z.looseObject({
-    // node null = the prompt is finished and its history written (main.py prompt_worker).
-    node: z.union([z.string(), z.number()]).transform(String).nullable(),
-    display_node: z.unknown().optional(),
-    prompt_id: z.string().optional(),
-  }),
-  progress: z.looseObject({
-    value: z.number(),
-    max: z.number(),
-    prompt_id: z.string().optional(),
-    node: z.union([z.string(), z.number()]).transform(String).nullable().optional(),
-  }),
-  executed: z.looseObject({
-    ...promptScoped,
-    node: z.union([z.string(), z.number()]).transform(String),
-    output: z.unknown().optional(),
-  }),
-  execution_success: z.looseObject(promptScoped),
-  execution_error: executionErrorSchema,
-  execution_interrupted: executionInterruptedSchema,
-} as const;
+export type ComfyEvent =
+  | { type: 'execution_start'; data: Fields & { prompt_id: string } }
+  | { type: 'execution_cached'; data: Fields & { prompt_id: string; nodes: string[] } }
+  /** node null = the prompt is finished and its history written (main.py prompt_worker). */
+  | { type: 'executing'; data: Fields & { node: string | null; prompt_id?: string } }
+  | { type: 'progress'; data: Fields & { value: number; max: number; prompt_id?: string; node?: string | null } }
+  | { type: 'executed'; data: Fields & { prompt_id: string; node: string } }
+  | { type: 'execution_success'; data: Fields & { prompt_id: string } }
+  | { type: 'execution_error'; data: ExecutionError }
+  | { type: 'execution_interrupted'; data: ExecutionInterrupted };
 
-type EventSchemas = typeof eventSchemas;
-export type ComfyEvent = {
-  [K in keyof EventSchemas]: { type: K; data: z.infer<EventSchemas[K]> };
-}[keyof EventSchemas];
+const isFields = (value: unknown): value is Fields => typeof value === 'object' && value !== null && !Array.isArray(value);
+const asNodeId = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+
+/** An optional field of the wrong type is dropped rather than the whole event. */
+function optional(data: Fields, key: string, read: (value: unknown) => unknown): void {
+  if (data[key] === undefined) return;
+  const value = read(data[key]);
+  if (value === undefined) delete data[key];
+  else data[key] = value;
+}
+const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+const nodeOrNull = (value: unknown) => (value === null ? null : asNodeId(value));
+
+/** Each reader: whether the data fits, normalizing it in place (shapes from server.py and execution.py). */
+const readers: Record<ComfyEvent['type'], (data: Fields) => boolean> = {
+  execution_start: (data) => typeof data.prompt_id === 'string',
+  execution_success: (data) => typeof data.prompt_id === 'string',
+  execution_cached: (data) => {
+    if (typeof data.prompt_id !== 'string') return false;
+    const nodes = Array.isArray(data.nodes) ? data.nodes.map(asNodeId) : data.nodes === undefined ? [] : undefined;
+    if (nodes === undefined || nodes.includes(undefined)) return false;
+    data.nodes = nodes;
+    return true;
+  },
+  executing: (data) => {
+    const node = nodeOrNull(data.node);
+    if (node === undefined) return false;
+    data.node = node;
+    optional(data, 'prompt_id', text);
+    return true;
+  },
+  progress: (data) => {
+    if (typeof data.value !== 'number' || typeof data.max !== 'number') return false;
+    optional(data, 'prompt_id', text);
+    optional(data, 'node', nodeOrNull);
+    return true;
+  },
+  executed: (data) => {
+    const node = asNodeId(data.node);
+    if (typeof data.prompt_id !== 'string' || node === undefined) return false;
+    data.node = node;
+    return true;
+  },
+  execution_error: (data) => {
+    if (typeof data.prompt_id !== 'string') return false;
+    optional(data, 'node_id', asNodeId);
+    for (const key of ['node_type', 'exception_message', 'exception_type']) optional(data, key, text);
+    optional(data, 'traceback', (value) => (typeof value === 'string' || (Array.isArray(value) && value.every((line) => typeof line === 'string')) ? value : undefined));
+    optional(data, 'executed', (value) => (Array.isArray(value) ? value : undefined));
+    return true;
+  },
+  execution_interrupted: (data) => {
+    if (typeof data.prompt_id !== 'string') return false;
+    optional(data, 'node_id', asNodeId);
+    optional(data, 'node_type', text);
+    return true;
+  },
+};
 
 const TYPE_FIRST = /^\{\s*"type"\s*:\s*"([^"\\]*)"/;
-
-const envelopeSchema = z.looseObject({ type: z.string(), data: z.unknown() });
 
 /**
  * One text frame → a typed event; `undefined` for message types we do not use (custom nodes send
@@ -134,18 +176,16 @@ export function parseEvent(text: string): ComfyEvent | undefined {
   // server.py send_json writes {"type": …, "data": …}: the type can be read before parsing, and
   // messages nobody here reads (status, progress_state: the bulk of the traffic) skip JSON.parse.
   const peeked = TYPE_FIRST.exec(text)?.[1];
-  if (peeked !== undefined && !(peeked in eventSchemas)) return undefined;
+  if (peeked !== undefined && !Object.hasOwn(readers, peeked)) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return undefined;
   }
-  const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success || !(envelope.data.type in eventSchemas)) return undefined;
-  const type = envelope.data.type as keyof EventSchemas;
-  const data = eventSchemas[type].safeParse(envelope.data.data);
-  return data.success ? ({ type, data: data.data } as ComfyEvent) : undefined;
+  if (!isFields(json) || typeof json.type !== 'string' || !Object.hasOwn(readers, json.type) || !isFields(json.data)) return undefined;
+  const type = json.type as ComfyEvent['type'];
+  return readers[type](json.data) ? ({ type, data: json.data } as ComfyEvent) : undefined;
 }
 
 /** The prompt an event is about, if it says. */

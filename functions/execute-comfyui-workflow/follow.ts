@@ -1,10 +1,12 @@
 import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId } from './comfy-messages.js';
-import { type Failure, unavailable } from './failure.js';
+import { type Failure, FailureError, unavailable } from './failure.js';
 import type { HandlerDeps, LiveSignal } from './ports.js';
 import type { ProgressLog } from './progress.js';
 
 /** After a terminal event, how long to wait for ComfyUI's "history written" signal before reading it anyway. */
 const HISTORY_GRACE_MS = 2_000;
+/** While ComfyUI does not answer at all, how long a followed prompt waits for it to come back (a restart). */
+export const UNREACHABLE_GRACE_MS = 30_000;
 
 export type Completion =
   | { status: 'success'; entry: HistoryEntry }
@@ -15,17 +17,20 @@ type Check = { kind: 'done'; entry: HistoryEntry } | { kind: 'pending' } | { kin
 
 /**
  * Follows one prompt to its end. Completion comes from the socket (success, error or interrupt for
- * our prompt id), then history is read once for the outputs. The socket is never trusted alone: while
- * it is down, history is polled every poll interval; while it is up, a slow watchdog read catches a
- * socket that went silent (ComfyUI #3390, #9393); a prompt ComfyUI forgot (restart) fails at once.
+ * our prompt id), then history is read once for the outputs. The socket is never trusted alone: when
+ * it drops (or is declared dead for want of pongs) history is read at once, then every poll interval
+ * while it is down; while it is up, a slow watchdog read catches a socket that still pongs but
+ * carries nothing (ComfyUI #3390, #9393). A prompt ComfyUI forgot fails at once; while ComfyUI does
+ * not answer at all, it is given UNREACHABLE_GRACE_MS to come back, so a restart is reported as the
+ * lost prompt it is.
  */
 export async function followPrompt(
   promptId: string,
   progress: ProgressLog,
   deps: HandlerDeps,
   startedAt: number,
-  /** Events heard between submitting and following, replayed first. */
-  earlyEvents: ComfyEvent[] = [],
+  /** What the socket said between submitting and following, replayed first. */
+  early: LiveSignal[] = [],
   /** A prompt another process submitted: its events go to that process's socket, so poll from the start. */
   attached = false,
 ): Promise<Completion> {
@@ -34,6 +39,9 @@ export async function followPrompt(
   let terminal: { event: ComfyEvent; at: number } | undefined;
   let historyReady = false;
   let nextCheck = attached ? clock.now() : clock.now() + interval();
+  /** The connection to ComfyUI broke while following: a prompt it then no longer knows was lost in a restart. */
+  let outage = false;
+  let unreachableSince: number | undefined;
   let wake = () => {};
 
   const onUpdate = (update: LiveSignal) => {
@@ -49,12 +57,13 @@ export async function followPrompt(
     } else if (update.type === 'connected') {
       nextCheck = clock.now(); // events may have been missed while it was down
     } else {
-      nextCheck = Math.min(nextCheck, clock.now() + settings.pollIntervalMs);
+      outage = true;
+      nextCheck = clock.now(); // the end may have gone unheard; polling from here on
     }
     wake();
   };
   const unlisten = live?.listen(onUpdate);
-  for (const event of earlyEvents) onUpdate({ type: 'event', event });
+  for (const update of early) onUpdate(update);
 
   const check = async (expectDone: boolean): Promise<Check> => {
     // Queue before history: a prompt that finishes in between is then still seen in history.
@@ -89,9 +98,20 @@ export async function followPrompt(
       if (historyReady || graceOver || now >= nextCheck) {
         const expectDone = historyReady || terminal !== undefined;
         historyReady = false;
-        const result = await check(expectDone);
+        let result: Check;
+        try {
+          result = await check(expectDone);
+        } catch (error) {
+          if (signal.aborted || !(error instanceof FailureError) || error.failure.kind !== 'unavailable') throw error;
+          outage = true;
+          unreachableSince ??= now;
+          if (clock.now() - unreachableSince >= UNREACHABLE_GRACE_MS) return unreachable(promptId, error.failure.message);
+          nextCheck = clock.now() + settings.pollIntervalMs;
+          continue;
+        }
+        unreachableSince = undefined;
         if (result.kind === 'done') return fromHistory(promptId, result.entry, deps.log);
-        if (result.kind === 'lost') return { status: 'failed', failure: lostFailure(promptId), stopWork: false };
+        if (result.kind === 'lost') return { status: 'failed', failure: lostFailure(promptId, outage), stopWork: false };
         nextCheck = clock.now() + interval();
         continue;
       }
@@ -159,11 +179,23 @@ function interruptedFailure(promptId: string, data: { node_id?: string; node_typ
   });
 }
 
-function lostFailure(promptId: string): Failure {
+function lostFailure(promptId: string, afterOutage: boolean): Failure {
   return unavailable(
-    `ComfyUI no longer knows prompt ${promptId}: it is neither queued, running nor in history (was ComfyUI restarted?).`,
+    afterOutage
+      ? `ComfyUI restarted and lost prompt ${promptId}: the connection to it broke while the prompt was followed, and now ComfyUI no longer knows it (neither queued, running nor in history); LittleHorse may retry it.`
+      : `ComfyUI no longer knows prompt ${promptId}: it is neither queued, running nor in history (was ComfyUI restarted, or its history cleared?); LittleHorse may retry it.`,
     { prompt_id: promptId },
   );
+}
+
+function unreachable(promptId: string, problem: string): Completion {
+  return {
+    status: 'failed',
+    failure: unavailable(`${problem}; ComfyUI has not answered for ${UNREACHABLE_GRACE_MS / 1000} s while prompt ${promptId} was followed, so it may be lost; LittleHorse may retry it.`, {
+      prompt_id: promptId,
+    }),
+    stopWork: true,
+  };
 }
 
 function timedOut(promptId: string, timeoutMs: number): Completion {

@@ -1,8 +1,7 @@
-import type { ComfyEvent } from './comfy-messages.js';
 import { type Failure, stoppedBy, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
-import type { HandlerDeps } from './ports.js';
+import type { HandlerDeps, LiveSignal } from './ports.js';
 import { ProgressLog } from './progress.js';
 import { parseWorkflow, type Workflow } from './workflow.js';
 
@@ -35,8 +34,8 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   const startedAt = deps.clock.now();
 
   // Listen before submitting: a fast (e.g. fully cached) prompt can finish before POST /prompt answers.
-  const early: ComfyEvent[] = [];
-  const stopBuffering = deps.live?.listen((update) => update.type === 'event' && early.push(update.event));
+  const early: LiveSignal[] = [];
+  const stopBuffering = deps.live?.listen((update) => early.push(update));
   let promptId: string;
   let attached: boolean;
   try {

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Failure } from '../../functions/execute-comfyui-workflow/failure.js';
 import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
 import type { Workflow } from '../../functions/execute-comfyui-workflow/workflow.js';
 import { type ObjectInfo, objectInfoSchema } from '../../functions/templates/comfy-check.js';
+import { backoffMs, sleep } from '../backoff.js';
 import type { ComfyHttp, HttpReply } from './http.js';
 import {
   type HistoryEntry,
@@ -31,24 +33,39 @@ export class ComfyClient {
     return this.http.baseUrl;
   }
 
-  /** POST /prompt → the prompt id; a 400 becomes a validation Failure naming every node error. */
+  /**
+   * POST /prompt → the prompt id; a 400 becomes a validation Failure naming every node error.
+   * Never queues the same prompt twice: ComfyUI does not de-duplicate prompt ids (server.py
+   * post_prompt queues a known id again), so a request whose answer was lost (timeout, reset, a
+   * proxy's 5xx) is not blindly repeated: the id is looked for in the queue and history first.
+   */
   async submitPrompt(request: SubmitRequest, signal?: AbortSignal): Promise<string> {
-    const reply = await this.http.json(
-      'POST',
-      '/prompt',
-      {
-        prompt: request.workflow,
-        ...(request.clientId === undefined ? {} : { client_id: request.clientId }),
-        ...(request.promptId === undefined ? {} : { prompt_id: request.promptId }),
-        ...(request.extraData === undefined ? {} : { extra_data: request.extraData }),
-      },
-      signal,
-    );
-    if (reply.status === 400) {
-      const rejected = promptRejectedSchema.safeParse(reply.body);
-      if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
+    // Always under an id of ours, so a lost answer can be looked for. A ComfyUI too old to take
+    // one answers with its own id, and then a lost answer cannot be told from a refused request.
+    const promptId = request.promptId ?? randomUUID();
+    const body = {
+      prompt: request.workflow,
+      prompt_id: promptId,
+      ...(request.clientId === undefined ? {} : { client_id: request.clientId }),
+      ...(request.extraData === undefined ? {} : { extra_data: request.extraData }),
+    };
+    const attempts = this.http.retries + 1;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.http.jsonOnce('POST', '/prompt', body, signal);
+      if (result.ok) return accepted(result.reply);
+      const last = attempt === attempts;
+      if (last && !result.mayHaveArrived) throw this.http.gaveUp(result.problem, 'POST', '/prompt', attempts);
+      // The backoff also gives a request ComfyUI is still handling time to reach its queue.
+      await sleep(backoffMs(attempt - 1, 200, 2_000), signal);
+      if (result.mayHaveArrived && (await this.isKnown(promptId, signal))) return promptId;
+      if (last) throw this.http.gaveUp(result.problem, 'POST', '/prompt', attempts);
     }
-    return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
+  }
+
+  /** Whether ComfyUI has the prompt: queued, running or finished. */
+  private async isKnown(promptId: string, signal?: AbortSignal): Promise<boolean> {
+    // Queue before history: a prompt that finishes in between is then still seen in history.
+    return (await this.isInQueue(promptId, signal)) || (await this.getHistory(promptId, signal)) !== undefined;
   }
 
   /** GET /queue: the running and pending prompts. */
@@ -120,6 +137,15 @@ function expect<T extends z.ZodType>(reply: HttpReply, schema: T, route: string)
   const parsed = schema.safeParse(reply.body);
   if (!parsed.success) throw new FailureError(unexpected(route, parsed.error.issues[0]?.message));
   return parsed.data;
+}
+
+/** A POST /prompt answer below 500 → the prompt id, or the Failure it stands for. */
+function accepted(reply: HttpReply): string {
+  if (reply.status === 400) {
+    const rejected = promptRejectedSchema.safeParse(reply.body);
+    if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
+  }
+  return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
 }
 
 function expectOk(reply: HttpReply, route: string): void {

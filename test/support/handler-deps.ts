@@ -4,7 +4,7 @@ import { sleep } from '../../lib/backoff.js';
 import { ComfyClient } from '../../lib/comfyui/client.js';
 import { viewDownloader } from '../../lib/comfyui/download.js';
 import { ComfyHttp } from '../../lib/comfyui/http.js';
-import { LiveSocket } from '../../lib/comfyui/live-socket.js';
+import { LiveSocket, type LiveSocketOptions } from '../../lib/comfyui/live-socket.js';
 
 export const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -18,10 +18,19 @@ export interface Harness {
 /** Real adapters (HTTP client, WebSocket) pointed at the fake ComfyUI; the handler's log captured. */
 export async function handlerHarness(
   comfy: FakeComfy,
-  options: { live?: boolean; download?: { outputDir: string; maxBytes?: number }; settings?: Partial<HandlerSettings>; signal?: AbortSignal } = {},
+  options: {
+    live?: boolean;
+    socket?: Partial<LiveSocketOptions>;
+    download?: { outputDir: string; maxBytes?: number };
+    settings?: Partial<HandlerSettings>;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<Harness> {
-  const http = new ComfyHttp({ baseUrl: comfy.url, timeoutMs: 2_000, retries: 1 });
-  const live = options.live === false ? undefined : new LiveSocket({ baseUrl: comfy.url, clientId: `test-${Math.random()}`, logger: quietLogger, pingIntervalMs: 500 });
+  const live =
+    options.live === false
+      ? undefined
+      : new LiveSocket({ baseUrl: comfy.url, clientId: `test-${Math.random()}`, logger: quietLogger, pingIntervalMs: 500, pongTimeoutMs: 500, ...options.socket });
+  const http = new ComfyHttp({ baseUrl: comfy.url, timeoutMs: 2_000, retries: 1, onAnswer: live && (() => live.reconnectNow()) });
   if (live) {
     live.start();
     await live.waitUntilConnected(2_000);
