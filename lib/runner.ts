@@ -55,8 +55,8 @@ export class Runner {
   /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
   private undelivered = 0;
   private crashed = false;
-  /** Surplus tasks being turned away (reported TASK_FAILED) while another is in hand. */
-  private readonly turningAway = new Set<Promise<void>>();
+  /** Reports still being delivered: finished tasks' and surplus tasks' (handed back TASK_FAILED). */
+  private readonly reporting = new Set<Promise<void>>();
 
   constructor(private readonly deps: RunnerDeps) {
     this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
@@ -126,9 +126,10 @@ export class Runner {
         templates: this.templates,
         timeouts: this.timeouts,
       });
-      const { outcome, delivered } = await this.current.done;
+      // ComfyUI is free once the outcome is known: the report goes out beside the next task's start.
+      this.trackReport(this.current.reported);
+      const outcome = await this.current.outcome;
       this.current = undefined;
-      if (!delivered) this.undelivered++;
       if (!outcome.ok && outcome.failure.kind === 'unavailable') this.health.check();
       this.tasksDone++;
       lastActivity = Date.now();
@@ -252,11 +253,18 @@ export class Runner {
     const reason = this.stopping
       ? `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`
       : 'This worker was already running another task when LittleHorse handed it this one (a poll request answered after it was withdrawn); LittleHorse may retry it elsewhere.';
-    const sent = this.reportNotStarted(polled, reason).finally(() => this.turningAway.delete(sent));
-    this.turningAway.add(sent);
+    this.trackReport(this.reportNotStarted(polled, reason));
   }
 
-  private async reportNotStarted({ task, address }: PolledTask, message: string): Promise<void> {
+  private trackReport(delivered: Promise<boolean>): void {
+    const settled: Promise<void> = delivered.then((ok) => {
+      if (!ok) this.undelivered++;
+      this.reporting.delete(settled);
+    });
+    this.reporting.add(settled);
+  }
+
+  private async reportNotStarted({ task, address }: PolledTask, message: string): Promise<boolean> {
     const undelivered = await deliverReport(
       {
         taskRunId: task.taskRunId,
@@ -267,10 +275,8 @@ export class Runner {
       },
       { clients: this.deps.connections.reportClients(address), budgetMs: this.stopping ? this.shutdownClock.reportBudgetMs() : 5_000 },
     );
-    if (undelivered) {
-      this.undelivered++;
-      this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
-    }
+    if (undelivered) this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
+    return !undelivered;
   }
 
   private stopReason(): string {
@@ -297,7 +303,8 @@ export class Runner {
   private async shutdown(): Promise<void> {
     await this.pollerStopped;
     const reason = `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`;
-    await Promise.all([...this.inbox.splice(0).map((task) => this.reportNotStarted(task, reason)), ...this.turningAway]);
+    for (const task of this.inbox.splice(0)) this.trackReport(this.reportNotStarted(task, reason));
+    await Promise.all(this.reporting);
     this.health?.close();
     this.deps.live?.close();
   }

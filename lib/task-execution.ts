@@ -11,9 +11,9 @@ import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
 import { readTaskValues, readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
+import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type TemplateResult } from '../functions/templates/execute.js';
 import type { ServedTemplates } from './templates/load.js';
-import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
@@ -42,8 +42,10 @@ export type TaskOutcome = Outcome<WorkflowResult | TemplateResult>;
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
-  /** The outcome, and whether LittleHorse received its report. */
-  done: Promise<{ outcome: TaskOutcome; delivered: boolean }>;
+  /** The outcome, once ComfyUI is done with the task: from then on the worker may take the next one. */
+  outcome: Promise<TaskOutcome>;
+  /** Whether LittleHorse received the report (it is delivered beside the next task's start). */
+  reported: Promise<boolean>;
 }
 
 /**
@@ -52,10 +54,19 @@ export interface RunningTask {
  */
 export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): RunningTask {
   const controller = new AbortController();
-  return { controller, done: run(polled, deps, controller) };
+  const worked = work(polled, deps, controller);
+  return { controller, outcome: worked.then((w) => w.outcome), reported: worked.then((w) => report(polled, deps, w)) };
 }
 
-async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<{ outcome: TaskOutcome; delivered: boolean }> {
+interface Worked {
+  outcome: TaskOutcome;
+  lines: string[];
+  logger: TaskLogger;
+  /** LittleHorse's window for this attempt (ms from the claim). */
+  windowMs: number;
+}
+
+async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Worked> {
   const { task } = polled;
   const wfRunIds = wfRunChain(task.taskRunId?.wfRunId);
   const ref = {
@@ -109,10 +120,15 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     const { cause } = outcome.failure;
     logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
   }
-  const report = toReport(task, outcome, lines, new Date());
+  return { outcome, lines, logger, windowMs: deadline.windowMs() };
+}
+
+/** Delivers the task's report; resolves false when LittleHorse never received it. */
+async function report(polled: PolledTask, deps: TaskExecutionDeps, { outcome, lines, logger, windowMs }: Worked): Promise<boolean> {
+  const report = toReport(polled.task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   // A shutdown leaves less: the report must land inside the platform's stop window.
-  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + deadline.windowMs() - Date.now()), deps.shutdown.reportBudgetMs());
+  const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + windowMs - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
@@ -124,7 +140,7 @@ async function run(polled: PolledTask, deps: TaskExecutionDeps, controller: Abor
     // Not `message`: Powertools reserves that key and would drop the reason.
     logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
-  return { outcome, delivered: !undelivered };
+  return !undelivered;
 }
 
 type TaskInput =

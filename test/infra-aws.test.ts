@@ -1,20 +1,27 @@
-// infra/aws/comfyui-worker.yaml, evaluated for several parameter sets, against the worker's
-// configuration schema and Fargate's shutdown timings.
+// infra/aws/comfyui-worker.yaml, evaluated for several parameter sets (Fargate with ComfyUI
+// elsewhere, in service and job mode; ComfyUI beside the worker on a GPU instance), against the
+// worker's configuration schema, ECS's shutdown timings and the job schedule.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envSchema } from '../lib/config.js';
 import { type Json, type ParameterValues, parseTemplate, Stack } from './support/cloudformation.js';
-import { checkWorker, FARGATE_MAX_STOP_TIMEOUT_SEC, FARGATE_STOP_MARGIN_SEC, isKnown, read } from './support/infra-manifest.js';
+import { checkWorker, FARGATE_MAX_STOP_TIMEOUT_SEC, isKnown, read, SHUTDOWN_ALLOWANCE_SEC } from './support/infra-manifest.js';
 
 const templatePath = 'infra/aws/comfyui-worker.yaml';
 const template = parseTemplate(read(templatePath));
 
 interface ContainerDefinition {
   Name: string;
+  Image?: string;
   Essential?: boolean;
   Command?: string[];
   EntryPoint?: string[];
   StopTimeout?: number;
+  User?: string;
+  MemoryReservation?: number;
+  Memory?: number;
+  ResourceRequirements?: { Type: string; Value: string }[];
+  HealthCheck?: { Command: string[]; StartPeriod?: number; Interval?: number; Retries?: number };
   Environment?: { Name: string; Value: string }[];
   Secrets?: { Name: string; ValueFrom: string }[];
   MountPoints?: { SourceVolume: string; ContainerPath: string; ReadOnly?: boolean }[];
@@ -30,18 +37,48 @@ const REQUIRED_PARAMETERS: ParameterValues = {
   SecurityGroups: ['sg-0ccc'],
 };
 
+const OAUTH: ParameterValues = {
+  OAuthTokenUrl: 'https://auth.example.com/realms/lh/protocol/openid-connect/token',
+  OAuthClientIdArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lh-client-id-AbCdEf',
+  OAuthClientSecretArn: 'arn:aws:ssm:eu-west-1:123456789012:parameter/lh/client-secret',
+};
+/** A digest of the right shape; a real deployment takes the one `docker buildx imagetools inspect` prints. */
+const COMFY_IMAGE = `docker.io/yanwk/comfyui-boot:cu128-slim@sha256:${'0'.repeat(64)}`;
+const GPU: ParameterValues = { ComfyUIImage: COMFY_IMAGE, ComfyUIBaseUrl: '', ModelsBucket: 'my-comfyui-models' };
+
+/** Memory (MiB) of the GPU instance types the template offers. */
+const INSTANCE_MEMORY_MIB: Record<string, number> = {
+  'g5.xlarge': 16384, 'g5.2xlarge': 32768, 'g5.4xlarge': 65536,
+  'g6.xlarge': 16384, 'g6.2xlarge': 32768, 'g6.4xlarge': 65536,
+  'g6e.xlarge': 32768, 'g6e.2xlarge': 65536,
+};
+/** What the OS and the ECS agent keep of an instance's memory (ECS reserves some; be generous). */
+const INSTANCE_MEMORY_OVERHEAD_MIB = 1024;
+/** How long Fargate may take to place a task and pull the image, on top of the schedule's retry window. */
+const FARGATE_START_ALLOWANCE_SEC = 180;
+
+/**
+ * The embedded-metric-format metrics the worker writes to its log (the flow-control work): the
+ * alarms depend on these names. Change both together.
+ */
+const WORKER_METRICS = { namespace: 'ComfyUIWorker', dimension: 'TaskDef', names: ['TasksFailed', 'ReportsUndelivered', 'BacklogAge'] };
+
 const awsScenarios: { name: string; parameters: ParameterValues }[] = [
   { name: 'service mode with only the required parameters', parameters: {} },
   {
     name: 'service mode with OAuth secrets and outputs on EFS',
     parameters: {
-      OAuthTokenUrl: 'https://auth.example.com/realms/lh/protocol/openid-connect/token',
-      OAuthClientIdArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lh-client-id-AbCdEf',
-      OAuthClientSecretArn: 'arn:aws:ssm:eu-west-1:123456789012:parameter/lh/client-secret',
+      ...OAUTH,
       OutputsFileSystemId: 'fs-0123456789abcdef0',
       OutputsAccessPointId: 'fsap-0123456789abcdef0',
+      OutputsMountTargetSecurityGroupId: 'sg-0efs',
       DownloadOutputs: 'false',
     },
+  },
+  { name: 'ComfyUI beside the worker on a GPU instance, with OAuth', parameters: { ...GPU, ...OAUTH } },
+  {
+    name: 'ComfyUI beside the worker on a GPU instance, outputs on EFS',
+    parameters: { ...GPU, GpuInstanceType: 'g5.xlarge', OutputsFileSystemId: 'fs-0123456789abcdef0', OutputsAccessPointId: 'fsap-0123456789abcdef0' },
   },
   {
     name: 'job mode with a private CA and mutual TLS',
@@ -96,57 +133,121 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
         expect(worker.EntryPoint, 'the worker container must not override the image ENTRYPOINT').toBeUndefined();
         expect(worker.Essential).toBe(true);
         expect(worker.LogConfiguration?.LogDriver).toBe('awslogs');
-        expect(task.RequiresCompatibilities).toEqual(['FARGATE']);
+        expect(task.RequiresCompatibilities).toEqual([scenario.parameters.ComfyUIImage ? 'EC2' : 'FARGATE']);
       });
 
-      it("gives the worker's shutdown grace period room within StopTimeout", () => {
+      it("fits the worker's shutdown deadline (grace + stop and report) in StopTimeout", () => {
         const { worker } = workerOf(stack);
         const config = checkWorker({ label, env: envOf(worker.Environment), secretNames: (worker.Secrets ?? []).map((s) => s.Name), mountPaths: (worker.MountPoints ?? []).map((m) => m.ContainerPath) });
         const grace = config.worker.shutdownGraceMs / 1000;
-        expect(worker.StopTimeout, 'StopTimeout must be set: without it Fargate kills after 30 s whatever the grace').toBeTypeOf('number');
-        expect(worker.StopTimeout!, `StopTimeout must be at least LHW_SHUTDOWN_GRACE_SEC (${grace}) + ${FARGATE_STOP_MARGIN_SEC}`).toBeGreaterThanOrEqual(grace + FARGATE_STOP_MARGIN_SEC);
+        expect(worker.StopTimeout, 'StopTimeout must be set: without it ECS kills after 30 s whatever the grace').toBeTypeOf('number');
+        expect(worker.StopTimeout!, `StopTimeout must be at least LHW_SHUTDOWN_GRACE_SEC (${grace}) + ${SHUTDOWN_ALLOWANCE_SEC}`).toBeGreaterThanOrEqual(grace + SHUTDOWN_ALLOWANCE_SEC);
         expect(worker.StopTimeout!, 'Fargate allows a StopTimeout of 120 s at most').toBeLessThanOrEqual(FARGATE_MAX_STOP_TIMEOUT_SEC);
       });
 
       const runMode = String(scenario.parameters.RunMode ?? template.Parameters.RunMode?.Default);
-      if (runMode === 'service') {
-        it('creates an ECS service on the task definition and no schedule', () => {
+      if (runMode === 'service' && !scenario.parameters.ComfyUIImage) {
+        it('creates a Fargate ECS service on the task definition and no schedule', () => {
           const service = stack.properties('Service');
           expect(service.TaskDefinition).toBe(Stack.refOf('TaskDefinition'));
           expect(service.LaunchType).toBe('FARGATE');
           expect(stack.exists('Schedule')).toBe(false);
+          expect(stack.exists('GpuService')).toBe(false);
         });
-      } else {
-        it('creates a schedule that runs the same task definition in job mode, and no service', () => {
+      }
+      if (runMode === 'job') {
+        it('creates a schedule whose checked ECS target runs the same task definition in job mode, and no service', () => {
           expect(stack.exists('Service')).toBe(false);
-          const schedule = stack.properties('Schedule');
-          const target = schedule.Target as { Arn: string; Input: string };
-          expect(target.Arn).toBe('arn:aws:scheduler:::aws-sdk:ecs:runTask');
-          const request = JSON.parse(target.Input) as {
-            TaskDefinition: string;
-            LaunchType: string;
-            Overrides: { ContainerOverrides: { Name: string; Environment: { Name: string; Value: string }[] }[] };
-          };
-          expect(request.TaskDefinition).toBe(Stack.refOf('TaskDefinition'));
-          expect(request.LaunchType).toBe('FARGATE');
-          const [override, ...others] = request.Overrides.ContainerOverrides;
-          expect(others).toEqual([]);
-          expect(override?.Name, 'the override must name the worker container').toBe('worker');
-
-          const { worker } = workerOf(stack);
-          const env = { ...envOf(worker.Environment), ...envOf(override?.Environment) };
-          const config = checkWorker({
-            label: `${label}, schedule overrides`,
-            env,
-            secretNames: (worker.Secrets ?? []).map((s) => s.Name),
-            mountPaths: (worker.MountPoints ?? []).map((m) => m.ContainerPath),
+          const schedule = stack.properties('Schedule') as { Target: { Arn: string; EcsParameters: Record<string, unknown>; Input?: string } };
+          expect(schedule.Target.Arn, 'the templated ECS target is the cluster').toBe('getatt:Cluster.Arn');
+          expect(schedule.Target.Input, 'the task definition carries the job settings: no overrides').toBeUndefined();
+          expect(schedule.Target.EcsParameters).toMatchObject({
+            TaskDefinitionArn: Stack.refOf('TaskDefinition'),
+            LaunchType: 'FARGATE',
+            TaskCount: 1,
+            NetworkConfiguration: { AwsvpcConfiguration: { Subnets: REQUIRED_PARAMETERS.Subnets, SecurityGroups: REQUIRED_PARAMETERS.SecurityGroups } },
           });
+          const { worker } = workerOf(stack);
+          const config = checkWorker({ label, env: envOf(worker.Environment), secretNames: (worker.Secrets ?? []).map((s) => s.Name), mountPaths: (worker.MountPoints ?? []).map((m) => m.ContainerPath) });
           expect(config.worker.runMode).toBe('job');
           expect(config.worker.maxRuntimeMs, 'a scheduled drain must have LHW_MAX_RUNTIME_SEC').toBeDefined();
-          // Two drains at once would share one ComfyUI: the run must end before the next one starts.
-          const period = rateSeconds(String(schedule.ScheduleExpression));
-          const longest = config.worker.maxRuntimeMs! / 1000 + worker.StopTimeout!;
-          expect(longest, `LHW_MAX_RUNTIME_SEC + StopTimeout (${longest} s) must fit in the schedule period (${period} s)`).toBeLessThanOrEqual(period);
+        });
+      }
+      if (scenario.parameters.OutputsMountTargetSecurityGroupId) {
+        it('lets the tasks reach the EFS mount targets on NFS (TCP 2049)', () => {
+          expect(stack.properties('EfsIngressFromTasks')).toMatchObject({
+            GroupId: scenario.parameters.OutputsMountTargetSecurityGroupId,
+            IpProtocol: 'tcp',
+            FromPort: 2049,
+            ToPort: 2049,
+            SourceSecurityGroupId: (REQUIRED_PARAMETERS.SecurityGroups as string[])[0],
+          });
+        });
+      }
+      if (scenario.parameters.ComfyUIImage) {
+        it('runs ComfyUI on the GPU beside the worker, sharing localhost and the output folder', () => {
+          const { worker, all, task } = workerOf(stack);
+          const comfy = all.find((c) => c.Name === 'comfyui');
+          expect(comfy, 'a container named comfyui').toBeDefined();
+          expect(comfy!.Image).toBe(scenario.parameters.ComfyUIImage);
+          expect(comfy!.ResourceRequirements).toEqual([{ Type: 'GPU', Value: '1' }]);
+          expect(task.NetworkMode, 'one network namespace per task: the worker reaches ComfyUI on localhost').toBe('awsvpc');
+          const config = checkWorker({ label, env: envOf(worker.Environment), secretNames: (worker.Secrets ?? []).map((s) => s.Name), mountPaths: (worker.MountPoints ?? []).map((m) => m.ContainerPath) });
+          expect(['127.0.0.1', 'localhost']).toContain(new URL(config.comfy.baseUrl).hostname);
+          expect(config.comfy.downloadOutputs, 'a shared folder needs no download').toBe(false);
+
+          // ComfyUI's --output-directory is COMFYUI_OUTPUT_DIR, in the same volume.
+          const cliArgs = (envOf(comfy!.Environment).CLI_ARGS ?? '').split(/\s+/);
+          const outputDirectory = cliArgs[cliArgs.indexOf('--output-directory') + 1];
+          const workerMount = (worker.MountPoints ?? []).find((m) => config.comfy.outputDir.startsWith(m.ContainerPath));
+          const comfyMount = (comfy!.MountPoints ?? []).find((m) => m.SourceVolume === workerMount?.SourceVolume);
+          expect(comfyMount, 'ComfyUI must mount the volume holding COMFYUI_OUTPUT_DIR').toBeDefined();
+          expect(outputDirectory).toBe(path.posix.join(comfyMount!.ContainerPath, path.posix.relative(workerMount!.ContainerPath, config.comfy.outputDir)));
+          expect(comfyMount!.ReadOnly).not.toBe(true);
+
+          // The worker starts once ComfyUI answers its health check on the port it uses.
+          expect(worker.DependsOn).toContainEqual({ ContainerName: 'comfyui', Condition: 'HEALTHY' });
+          const probe = (comfy!.HealthCheck?.Command ?? []).join(' ');
+          expect(probe).toContain(`${new URL(config.comfy.baseUrl).origin}/system_stats`);
+          const probeWindow = (comfy!.HealthCheck?.StartPeriod ?? 0) + (comfy!.HealthCheck?.Interval ?? 30) * (comfy!.HealthCheck?.Retries ?? 3);
+          expect(probeWindow, 'ComfyUI gets at least as long to start as the worker would wait').toBeGreaterThanOrEqual(config.comfy.startTimeoutMs / 1000);
+        });
+
+        it('fills the model cache from the bucket before ComfyUI starts, as the uid ComfyUI runs as', () => {
+          const { all } = workerOf(stack);
+          const comfy = all.find((c) => c.Name === 'comfyui')!;
+          const fetch = all.find((c) => c.Name === 'fetch-models');
+          expect(fetch, 'a start-up container named fetch-models').toBeDefined();
+          expect(fetch!.Essential).toBe(false);
+          expect(comfy.DependsOn).toContainEqual({ ContainerName: 'fetch-models', Condition: 'SUCCESS' });
+          const fetchEnv = envOf(fetch!.Environment);
+          expect(fetchEnv.MODELS_BUCKET).toBe(scenario.parameters.ModelsBucket);
+          expect(fetchEnv.OUTPUTS_OWNER).toBe(comfy.User);
+          const script = (fetch!.Command ?? []).join(' ');
+          const modelsTarget = (fetch!.MountPoints ?? []).find((m) => m.SourceVolume === 'models')?.ContainerPath;
+          expect(script).toContain(`aws s3 sync "s3://$MODELS_BUCKET/$MODELS_PREFIX" ${modelsTarget} `);
+          const comfyModels = (comfy.MountPoints ?? []).find((m) => m.SourceVolume === 'models');
+          expect(comfyModels?.ContainerPath, "ComfyUI reads the cache as its models folder").toBe('/root/ComfyUI/models');
+          const outputsTarget = (fetch!.MountPoints ?? []).find((m) => m.SourceVolume === 'outputs')?.ContainerPath;
+          expect(script).toContain(`chown "$OUTPUTS_OWNER" ${outputsTarget}`);
+        });
+
+        it('runs the task on GPU instances of a capacity provider, one per instance, within their memory', () => {
+          expect(stack.exists('Service')).toBe(false);
+          const service = stack.properties('GpuService');
+          expect(service.CapacityProviderStrategy).toEqual([{ CapacityProvider: Stack.refOf('GpuCapacityProvider'), Weight: 1 }]);
+          expect(service.LaunchType).toBeUndefined();
+          expect(service.PlacementConstraints).toEqual([{ Type: 'distinctInstance' }]);
+          const provider = stack.properties('GpuCapacityProvider') as { AutoScalingGroupProvider: { AutoScalingGroupArn: string } };
+          expect(provider.AutoScalingGroupProvider.AutoScalingGroupArn).toBe(Stack.refOf('GpuAutoScalingGroup'));
+          const launch = stack.properties('GpuLaunchTemplate') as { LaunchTemplateData: { InstanceType: string; UserData: string; ImageId: string } };
+          const instanceType = launch.LaunchTemplateData.InstanceType;
+          expect(instanceType).toMatch(/^g[56]e?\./);
+          expect(launch.LaunchTemplateData.ImageId).toMatch(/^\{\{resolve:ssm:\/aws\/service\/ecs\/optimized-ami\/.*gpu/);
+          expect(launch.LaunchTemplateData.UserData).toContain(`ECS_CLUSTER=${Stack.refOf('Cluster')}`);
+          const { all } = workerOf(stack);
+          const reserved = all.reduce((sum, c) => sum + (c.MemoryReservation ?? c.Memory ?? 0), 0);
+          expect(reserved, `${reserved} MiB reserved on a ${instanceType}`).toBeLessThanOrEqual(INSTANCE_MEMORY_MIB[instanceType]! - INSTANCE_MEMORY_OVERHEAD_MIB);
         });
       }
 
@@ -172,6 +273,23 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
     });
   }
 
+  it('ends every scheduled run before the next one can start, for each period the template offers', () => {
+    const periods = template.Parameters.JobPeriodMinutes!.AllowedValues!.map(String);
+    expect(periods.length).toBeGreaterThan(0);
+    for (const minutes of periods) {
+      const stack = new Stack(template, { ...REQUIRED_PARAMETERS, RunMode: 'job', JobPeriodMinutes: minutes });
+      const schedule = stack.properties('Schedule') as { ScheduleExpression: string; Target: { RetryPolicy: { MaximumEventAgeInSeconds: number } } };
+      expect(rateSeconds(schedule.ScheduleExpression)).toBe(Number(minutes) * 60);
+      const { worker } = workerOf(stack);
+      const config = checkWorker({ label: `job mode every ${minutes} minutes`, env: envOf(worker.Environment), secretNames: [], mountPaths: [] });
+      // The worker ends within LHW_MAX_RUNTIME_SEC of its start; it starts at most the retry
+      // window plus Fargate's start-up after the schedule fires.
+      const latestEnd = schedule.Target.RetryPolicy.MaximumEventAgeInSeconds + FARGATE_START_ALLOWANCE_SEC + config.worker.maxRuntimeMs! / 1000;
+      expect(latestEnd, `every ${minutes} min: a run may end ${latestEnd} s after its start was due`).toBeLessThanOrEqual(Number(minutes) * 60);
+      expect(config.worker.maxRuntimeMs! / 1000, 'a run must outlast its idle exit').toBeGreaterThan(config.worker.idleExitMs / 1000);
+    }
+  });
+
   it('refuses half-given credentials or shared outputs without EFS before creating anything', () => {
     const halfOAuth = new Stack(template, { ...REQUIRED_PARAMETERS, OAuthTokenUrl: 'https://auth.example.com/token' });
     expect(halfOAuth.refusals()).toEqual([expect.stringContaining('OAuthNeedsBothSecrets')]);
@@ -181,6 +299,35 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
     expect(sharedWithoutEfs.refusals()).toEqual([expect.stringContaining('SharedOutputsNeedEfs')]);
     const secretByName = new Stack(template, { ...REQUIRED_PARAMETERS, CaCertArn: 'lh-ca' });
     expect(secretByName.refusals()).toEqual([expect.stringContaining('CaCertArn=lh-ca')]);
+  });
+
+  it("alarms on failed tasks, undelivered reports and backlog age, for this worker's TaskDef", () => {
+    const withTopic: ParameterValues = { AlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:comfyui-alerts', TaskName: 'render-thumbnail' };
+    for (const parameters of [{} as ParameterValues, withTopic]) {
+      const stack = new Stack(template, { ...REQUIRED_PARAMETERS, ...parameters });
+      const taskName = envOf(workerOf(stack).worker.Environment).LHW_TASK_NAME;
+      const alarms = Object.entries(template.Resources)
+        .filter(([name, resource]) => resource.Type === 'AWS::CloudWatch::Alarm' && stack.exists(name))
+        .map(([name]) => stack.properties(name) as { Namespace: string; MetricName: string; Dimensions: unknown[]; TreatMissingData: string; AlarmActions?: string[] });
+      expect(alarms.map((a) => a.MetricName).sort()).toEqual([...WORKER_METRICS.names].sort());
+      for (const alarm of alarms) {
+        expect(alarm.Namespace).toBe(WORKER_METRICS.namespace);
+        expect(alarm.Dimensions).toEqual([{ Name: WORKER_METRICS.dimension, Value: taskName }]);
+        expect(alarm.TreatMissingData, 'no worker running is not an alarm').toBe('notBreaching');
+        expect(alarm.AlarmActions).toEqual('AlarmTopicArn' in parameters ? [parameters.AlarmTopicArn] : undefined);
+      }
+    }
+  });
+
+  it('refuses a ComfyUI image without a digest, a GPU job, or no ComfyUI at all', () => {
+    const byTag = new Stack(template, { ...REQUIRED_PARAMETERS, ...GPU, ComfyUIImage: 'docker.io/yanwk/comfyui-boot:cu128-slim' });
+    expect(byTag.refusals()).toEqual([expect.stringContaining('ComfyUIImage=')]);
+    const gpuJob = new Stack(template, { ...REQUIRED_PARAMETERS, ...GPU, RunMode: 'job' });
+    expect(gpuJob.refusals()).toEqual([expect.stringContaining('GpuTasksAreServices')]);
+    const noModels = new Stack(template, { ...REQUIRED_PARAMETERS, ...GPU, ModelsBucket: '' });
+    expect(noModels.refusals()).toEqual([expect.stringContaining('GpuTasksAreServices')]);
+    const nowhere = new Stack(template, { ...REQUIRED_PARAMETERS, ComfyUIBaseUrl: '' });
+    expect(nowhere.refusals()).toEqual([expect.stringContaining('ComfyUISomewhere')]);
   });
 
   it('offers parameter values (defaults and allowed values) that the worker accepts', () => {
@@ -198,5 +345,13 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('the AWS guide (docs/deploy-aws.md)', () => {
+  it("names every parameter of the template", () => {
+    const guide = read('docs/deploy-aws.md');
+    const unexplained = Object.keys(template.Parameters).filter((name) => !new RegExp(`\\b${name}\\b`).test(guide));
+    expect(unexplained).toEqual([]);
   });
 });

@@ -6,24 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   checkWorker,
-  CLOUD_RUN_STOP_MARGIN_SEC,
   CLOUD_RUN_TERMINATION_SEC,
-  FARGATE_STOP_MARGIN_SEC,
+  filledCloudRunManifest,
+  GCP_PLACEHOLDERS,
   infra,
   read,
+  SHUTDOWN_ALLOWANCE_SEC,
   type WorkerSetup,
 } from './support/infra-manifest.js';
 
-const GCP_PLACEHOLDERS: Record<string, string> = {
-  RUN_SERVICE_ACCOUNT: 'comfyui-worker@my-project.iam.gserviceaccount.com',
-  WORKER_IMAGE: 'europe-west4-docker.pkg.dev/my-project/comfyui/comfyui-worker:0.1.0',
-  COMFY_IMAGE: 'europe-west4-docker.pkg.dev/my-project/comfyui/comfyui:latest',
-  TASK_NAME: 'execute-comfyui-workflow',
-  COMFY_URL: 'http://comfyui.internal:8188',
-  LITTLEHORSE_HOST: 'littlehorse.example.com',
-  LITTLEHORSE_TOKEN_URL: 'https://auth.example.com/realms/lh/protocol/openid-connect/token',
-  OUTPUT_BUCKET: 'my-project-comfyui-outputs',
-};
 
 interface RunContainer {
   name?: string;
@@ -33,7 +24,7 @@ interface RunContainer {
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   resources?: { limits?: Record<string, string> };
   volumeMounts?: { name: string; mountPath: string }[];
-  startupProbe?: unknown;
+  startupProbe?: { httpGet?: { path: string; port: number }; tcpSocket?: { port: number }; periodSeconds?: number; failureThreshold?: number; initialDelaySeconds?: number };
 }
 interface RunPodSpec {
   containers: RunContainer[];
@@ -45,7 +36,7 @@ interface RunPodSpec {
 interface RunResource {
   apiVersion: string;
   kind: 'Job' | 'WorkerPool';
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: {
     template: {
       metadata?: { annotations?: Record<string, string> };
@@ -55,14 +46,7 @@ interface RunResource {
 }
 
 function loadCloudRun(relative: string): RunResource {
-  const unknown: string[] = [];
-  const text = read(relative).replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
-    const sample = GCP_PLACEHOLDERS[name];
-    if (sample === undefined) unknown.push(name);
-    return sample ?? '';
-  });
-  if (unknown.length > 0) throw new Error(`${relative} uses placeholders this test does not list: ${unknown.join(', ')}`);
-  return parse(text) as RunResource;
+  return parse(filledCloudRunManifest(relative)) as RunResource;
 }
 
 const podSpecOf = (resource: RunResource): RunPodSpec =>
@@ -83,6 +67,26 @@ function cloudRunSetup(relative: string, resource: RunResource): WorkerSetup {
     else env[entry.name] = String(entry.value ?? '');
   }
   return { label: relative, env, secretNames, mountPaths: (worker.volumeMounts ?? []).map((m) => m.mountPath) };
+}
+
+/** How long after Cloud Scheduler fires a job execution's container may start. */
+const CLOUD_RUN_JOB_START_ALLOWANCE_SEC = 120;
+
+/** Cloud Run quantities (512Mi, 16Gi, 1G) in GiB. */
+function gibibytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Mi|Gi|M|G)$/.exec(quantity);
+  if (!match) throw new Error(`the test reads only Mi/Gi/M/G memory quantities, not ${quantity}`);
+  const value = Number(match[1]);
+  return { Mi: value / 1024, Gi: value, M: (value * 1e6) / 1024 ** 3, G: (value * 1e9) / 1024 ** 3 }[match[2] as 'Mi' | 'Gi' | 'M' | 'G'];
+}
+
+/** Cloud Run's minimum vCPU for an instance's memory (https://cloud.google.com/run/docs/configuring/services/memory-limits). */
+function minimumCpuFor(memoryGiB: number): number {
+  if (memoryGiB > 24) return 8;
+  if (memoryGiB > 16) return 6;
+  if (memoryGiB > 8) return 4;
+  if (memoryGiB > 4) return 2;
+  return 1;
 }
 
 const cloudRunFiles = readdirSync(path.join(infra, 'gcp'))
@@ -119,9 +123,23 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
         expect(config.worker.runMode).toBe(resource.kind === 'Job' ? 'job' : 'service');
       });
 
-      it("fits the worker's shutdown grace period in Cloud Run's 10 s between SIGTERM and SIGKILL", () => {
+      it("fits the worker's shutdown deadline (grace + stop and report) in Cloud Run's 10 s between SIGTERM and SIGKILL", () => {
         const grace = checkWorker(setup).worker.shutdownGraceMs / 1000;
-        expect(grace + CLOUD_RUN_STOP_MARGIN_SEC, `LHW_SHUTDOWN_GRACE_SEC (${grace}) + ${CLOUD_RUN_STOP_MARGIN_SEC} must be at most ${CLOUD_RUN_TERMINATION_SEC}`).toBeLessThanOrEqual(CLOUD_RUN_TERMINATION_SEC);
+        expect(grace + SHUTDOWN_ALLOWANCE_SEC, `LHW_SHUTDOWN_GRACE_SEC (${grace}) + ${SHUTDOWN_ALLOWANCE_SEC} must be at most ${CLOUD_RUN_TERMINATION_SEC}`).toBeLessThanOrEqual(CLOUD_RUN_TERMINATION_SEC);
+      });
+
+      it('asks for an instance size Cloud Run offers (CPU against memory, GPU minimums)', () => {
+        const containers = podSpecOf(resource).containers;
+        const cpu = containers.reduce((sum, c) => sum + Number(c.resources?.limits?.cpu ?? 1), 0);
+        const memoryGiB = containers.reduce((sum, c) => sum + gibibytes(c.resources?.limits?.memory ?? '512Mi'), 0);
+        expect(cpu, `${memoryGiB} GiB in all needs at least ${minimumCpuFor(memoryGiB)} vCPU`).toBeGreaterThanOrEqual(minimumCpuFor(memoryGiB));
+        expect(memoryGiB, 'Cloud Run instances have at most 32 GiB').toBeLessThanOrEqual(32);
+        if (containers.some((c) => c.resources?.limits?.['nvidia.com/gpu'])) {
+          expect(cpu, 'an L4 instance needs at least 4 vCPU').toBeGreaterThanOrEqual(4);
+          expect(memoryGiB, 'an L4 instance needs at least 16 GiB').toBeGreaterThanOrEqual(16);
+        }
+        const worker = workerContainerOf(resource);
+        expect(gibibytes(worker.resources?.limits?.memory ?? '512Mi'), 'Cloud Storage FUSE buffers in the worker container: give it 1 GiB').toBeGreaterThanOrEqual(1);
       });
 
       it('mounts only volumes it declares', () => {
@@ -130,6 +148,12 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
           for (const mount of container.volumeMounts ?? []) expect(declared, `volume ${mount.name}`).toContain(mount.name);
         }
       });
+
+      if (resource.kind === 'WorkerPool') {
+        it('names its region in the cloud.googleapis.com/location label (worker-pools replace has no --region)', () => {
+          expect(resource.metadata.labels?.['cloud.googleapis.com/location']).toBe(GCP_PLACEHOLDERS.GCP_REGION);
+        });
+      }
 
       if (resource.kind === 'Job') {
         it('sets task count, parallelism, retries and task timeout deliberately, the timeout covering the longest run', () => {
@@ -140,8 +164,8 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
           }
           const config = checkWorker(setup);
           expect(config.worker.maxRuntimeMs, 'a Cloud Run job must set LHW_MAX_RUNTIME_SEC below its task timeout').toBeDefined();
-          const longest = config.worker.maxRuntimeMs! / 1000 + config.worker.shutdownGraceMs / 1000 + FARGATE_STOP_MARGIN_SEC;
-          expect(Number(task.timeoutSeconds), `timeoutSeconds must cover LHW_MAX_RUNTIME_SEC + grace + ${FARGATE_STOP_MARGIN_SEC} (${longest} s)`).toBeGreaterThanOrEqual(longest);
+          const longest = config.worker.maxRuntimeMs! / 1000 + config.worker.shutdownGraceMs / 1000 + SHUTDOWN_ALLOWANCE_SEC;
+          expect(Number(task.timeoutSeconds), `timeoutSeconds must cover LHW_MAX_RUNTIME_SEC + grace + ${SHUTDOWN_ALLOWANCE_SEC} (${longest} s)`).toBeGreaterThanOrEqual(longest);
         });
       }
 
@@ -157,9 +181,11 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
           const config = checkWorker(setup);
           const base = new URL(config.comfy.baseUrl);
           expect(['127.0.0.1', 'localhost']).toContain(base.hostname);
-          const args = comfy.args ?? [];
-          const argAfter = (flag: string) => args[args.indexOf(flag) + 1];
-          expect(base.port, 'COMFYUI_BASE_URL must use the port ComfyUI listens on').toBe(argAfter('--port'));
+          // ComfyUI's flags: the container's args, or CLI_ARGS for images whose entrypoint reads it.
+          const cliArgs = comfy.env?.find((e) => e.name === 'CLI_ARGS')?.value?.split(/\s+/) ?? [];
+          const args = [...(comfy.args ?? []), ...cliArgs];
+          const argAfter = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+          expect(base.port, 'COMFYUI_BASE_URL must use the port ComfyUI listens on').toBe(argAfter('--port') ?? '8188');
           expect(config.comfy.downloadOutputs, 'a shared volume needs no download').toBe(false);
 
           // The folder ComfyUI writes to and COMFYUI_OUTPUT_DIR are the same place in one volume.
@@ -173,13 +199,19 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
           // The worker starts once ComfyUI passes its startup probe (which Cloud Run requires for a dependency).
           const dependencies = JSON.parse(resource.spec.template.metadata?.annotations?.['run.googleapis.com/container-dependencies'] ?? '{}') as Record<string, string[]>;
           expect(dependencies[worker.name ?? '']).toContain(comfy.name);
-          expect(comfy.startupProbe).toBeDefined();
+          const probe = comfy.startupProbe;
+          expect(probe?.httpGet?.path, "the probe asks ComfyUI's /system_stats, as the worker does").toBe('/system_stats');
+          expect(String(probe?.httpGet?.port)).toBe(base.port);
+          // Cloud Run restarts a container whose startup probe gives up: never before the worker would.
+          const window = (probe?.initialDelaySeconds ?? 0) + (probe?.periodSeconds ?? 10) * (probe?.failureThreshold ?? 3);
+          expect(window, `the probe's ${window} s must outlast COMFYUI_START_TIMEOUT_SEC`).toBeGreaterThan(config.comfy.startTimeoutMs / 1000);
+          expect(window, 'Cloud Run caps failureThreshold x periodSeconds at 600 s (1800 s with a GPU)').toBeLessThanOrEqual(600);
         });
       }
     });
   }
 
-  it('schedules the job no more often than its task timeout, so executions never overlap', () => {
+  it('ends each job run before the next scheduled one can start, the task timeout included', () => {
     const script = read('infra/gcp/schedule-job.sh');
     const job = loadCloudRun('infra/gcp/job.yaml');
     const jobName = /^JOB=(\S+)$/m.exec(script)?.[1];
@@ -187,13 +219,17 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
     const schedule = /^SCHEDULE='([^']+)'$/m.exec(script)?.[1] ?? '';
     const every = /^\*\/(\d+) \* \* \* \*$/.exec(schedule);
     expect(every, `the test reads only "*/N * * * *" schedules, not "${schedule}"`).not.toBeNull();
-    expect(Number(every![1]) * 60).toBeGreaterThanOrEqual(Number(podSpecOf(job).timeoutSeconds));
+    const period = Number(every![1]) * 60;
+    const config = checkWorker(cloudRunSetup('infra/gcp/job.yaml', job));
+    const latestEnd = CLOUD_RUN_JOB_START_ALLOWANCE_SEC + config.worker.maxRuntimeMs! / 1000;
+    expect(latestEnd, `a run may end ${latestEnd} s after the schedule fired`).toBeLessThanOrEqual(period);
+    expect(Number(podSpecOf(job).timeoutSeconds), 'the timeout backstop must fit the period too').toBeLessThanOrEqual(period);
   });
 });
 
-describe('the README on Cloud Run', () => {
+describe('the Google Cloud guide (docs/deploy-gcp.md)', () => {
   it('explains every placeholder the Cloud Run manifests use', () => {
-    const deploy = read('README.md');
+    const deploy = read('docs/deploy-gcp.md');
     const used = new Set(cloudRunFiles.flatMap((file) => [...read(file).matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!)));
     const unexplained = [...used].filter((name) => !deploy.includes(name));
     expect(unexplained).toEqual([]);

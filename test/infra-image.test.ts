@@ -13,6 +13,8 @@ import { ENV_NAMES, envSchema } from '../lib/config.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const read = (relative: string) => readFileSync(path.join(root, relative), 'utf8');
 const REQUIRED = ENV_NAMES.filter((name) => !envSchema.shape[name].safeParse(undefined).success);
+/** End of life of the Node LTS lines (https://github.com/nodejs/Release). */
+const NODE_LTS_END_OF_LIFE: Record<number, string> = { 20: '2026-04-30', 22: '2027-04-30', 24: '2028-04-30', 26: '2029-04-30' };
 
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
@@ -65,12 +67,20 @@ describe('Dockerfile (infra/Dockerfile)', () => {
   const buildStage = stages[0]!;
   const runtime = stages.at(-1)!;
 
-  it('has a build stage and a runtime stage, both on the Node major version package.json asks for', () => {
+  it('has a build stage and a runtime stage on one supported Node LTS line that package.json allows', () => {
     expect(stages).toHaveLength(2);
     expect(buildStage.name, 'the build stage is named, for COPY --from').toBeDefined();
+    const majors = new Set(stages.map((stage) => /^node:(\d+)[-.]/.exec(stage.from)?.[1]));
+    expect(majors.size, 'both stages use the same node image line').toBe(1);
+    const major = Number([...majors][0]);
+    const endOfLife = NODE_LTS_END_OF_LIFE[major];
+    expect(endOfLife, `node:${major} is not an LTS line (even major) this test knows`).toBeDefined();
+    // Fails the day the line reaches its end of life: move the image to the next LTS line.
+    expect(new Date() < new Date(endOfLife!), `Node ${major} reached its end of life on ${endOfLife}`).toBe(true);
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
-    const major = /(\d+)/.exec(engines)?.[1];
-    for (const stage of stages) expect(stage.from).toMatch(new RegExp(`^node:${major}[-.]`));
+    const minimum = /^>=\s*(\d+)/.exec(engines)?.[1];
+    expect(minimum, `the test reads only ">=N" engines ranges, not ${engines}`).toBeDefined();
+    expect(major, `the image's Node ${major} must satisfy package.json engines ${engines}`).toBeGreaterThanOrEqual(Number(minimum));
   });
 
   it('builds the bundle from the lock file: npm ci, then npm run build', () => {
@@ -93,10 +103,15 @@ describe('Dockerfile (infra/Dockerfile)', () => {
     expect(sources.map((s) => path.posix.relative(buildDir, s)).sort()).toEqual(['dist/runner.js', 'dist/runner.js.map']);
   });
 
-  it('starts node dist/runner.js directly (exec form, no shell, no ENTRYPOINT), so SIGTERM reaches the worker', () => {
-    expect(all(runtime, 'ENTRYPOINT')).toEqual([]);
+  it('starts node dist/runner.js under tini (exec form, no shell), so an early SIGTERM is not lost', () => {
+    const entrypoint = last(runtime, 'ENTRYPOINT');
+    expect(entrypoint?.args.startsWith('['), 'ENTRYPOINT must be in exec form').toBe(true);
+    const init = JSON.parse(entrypoint!.args) as string[];
+    expect(init, 'tini runs the CMD as its child and forwards signals to it').toEqual(['/usr/bin/tini', '--']);
+    const installs = all(runtime, 'RUN').map((i) => i.args).join(' ');
+    expect(installs, 'the runtime stage installs tini from Debian').toMatch(/apt-get install[^&]*\btini\b/);
     const cmd = last(runtime, 'CMD');
-    expect(cmd?.args.startsWith('['), 'CMD must be in exec form: the shell form makes sh PID 1 and it does not forward SIGTERM').toBe(true);
+    expect(cmd?.args.startsWith('['), 'CMD must be in exec form: the shell form puts sh between tini and node').toBe(true);
     const command = JSON.parse(cmd!.args) as string[];
     expect(command).toEqual(['node', 'dist/runner.js']);
     // The script CMD names is the file the COPY put there.
@@ -235,7 +250,7 @@ describe('the bundle alone in an empty folder, as the image holds it', () => {
     // The image's environment: its ENV lines and nothing of this machine's worker settings.
     const [program, ...args] = command;
     expect(program).toBe('node');
-    const result = spawnSync(process.execPath, args, {
+    const result = spawnSync(process.env.TEST_WORKER_NODE || process.execPath, args, {
       cwd: folder,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...imageEnv },
       encoding: 'utf8',

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the comfyui-worker-drain Cloud Run job (job.yaml) every 15 minutes with Cloud Scheduler.
-# The job's task timeout (900 s) is no longer than this period, so executions never overlap.
+# A run ends within LHW_MAX_RUNTIME_SEC (780 s) of its start, leaving 2 minutes of the period for the
+# execution to start, so executions never overlap (test/infra-gcp.test.ts checks it).
 # Needs: GCP_PROJECT, GCP_REGION, and SCHEDULER_SERVICE_ACCOUNT, an account allowed to run the
 # job (roles/run.invoker on it). Run it again after changing the schedule: it updates in place.
 set -euo pipefail

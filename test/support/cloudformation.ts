@@ -20,13 +20,14 @@ export function cloudFormationTags(): Tags {
 export interface Template {
   Parameters: Record<string, { Type: string; Default?: string | number; AllowedValues?: (string | number)[]; AllowedPattern?: string }>;
   Rules: Record<string, { RuleCondition?: Json; Assertions: { Assert: Json; AssertDescription: string }[] }>;
+  Mappings?: Record<string, Record<string, Record<string, Json>>>;
   Conditions: Record<string, Json>;
   Resources: Record<string, { Type: string; Condition?: string; Properties: Record<string, Json> }>;
 }
 
 export type ParameterValues = Record<string, string | string[]>;
 
-/** A tiny CloudFormation evaluator: Ref, Sub, GetAtt, Join, If and the condition functions. */
+/** A tiny CloudFormation evaluator: Ref, Sub, GetAtt, Join, Select, FindInMap, Base64, If and the condition functions. */
 export class Stack {
   private readonly params: Record<string, string | string[]>;
   private readonly conditions = new Map<string, boolean>();
@@ -137,6 +138,21 @@ export class Stack {
           return (arg as Json[]).every((item) => this.resolve(item) === true);
         case 'Fn::Or':
           return (arg as Json[]).some((item) => this.resolve(item) === true);
+        case 'Fn::Select': {
+          const [index, list] = arg as [Json, Json];
+          const items = this.resolve(list) as unknown[];
+          const picked = items[Number(this.resolve(index))];
+          if (picked === undefined) throw new Error(`Fn::Select: no item ${String(index)} in ${JSON.stringify(items)}`);
+          return picked;
+        }
+        case 'Fn::FindInMap': {
+          const [map, top, second] = (arg as Json[]).map((item) => String(this.resolve(item)));
+          const value = this.template.Mappings?.[map!]?.[top!]?.[second!];
+          if (value === undefined) throw new Error(`Fn::FindInMap: ${map}.${top}.${second} is not in the template's Mappings`);
+          return this.resolve(value);
+        }
+        case 'Fn::Base64':
+          return `base64:${String(this.resolve(arg))}`;
       }
       if (only.startsWith('Fn::')) throw new Error(`the test evaluator does not know ${only}; teach it or avoid it`);
     }

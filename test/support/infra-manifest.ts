@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { ENV_NAMES, envSchema, parseConfig, type EnvName } from '../../lib/config.js';
+import { STOP_AND_REPORT_MS } from '../../lib/shutdown-clock.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const infra = path.join(root, 'infra');
@@ -22,11 +23,14 @@ const SECRET_SAMPLES: Partial<Record<EnvName, string>> = {
 };
 const FILE_PATH_VARIABLES: EnvName[] = ['COMFYUI_OUTPUT_DIR', 'LHC_CA_CERT', 'LHC_CLIENT_CERT', 'LHC_CLIENT_KEY'];
 
-/** Seconds between SIGTERM and SIGKILL that the worker needs beyond its grace period. */
-export const FARGATE_STOP_MARGIN_SEC = 5;
+/**
+ * Seconds the worker takes after LHW_SHUTDOWN_GRACE_SEC to stop the task in hand on ComfyUI and
+ * report it: its one shutdown deadline is grace + this, and must fit in the platform's window
+ * between SIGTERM and SIGKILL (ECS StopTimeout, Cloud Run's fixed 10 s).
+ */
+export const SHUTDOWN_ALLOWANCE_SEC = STOP_AND_REPORT_MS / 1000;
 export const FARGATE_MAX_STOP_TIMEOUT_SEC = 120;
 export const CLOUD_RUN_TERMINATION_SEC = 10;
-export const CLOUD_RUN_STOP_MARGIN_SEC = 2;
 
 export interface WorkerSetup {
   /** Where the manifest is, for messages. */
@@ -71,4 +75,34 @@ export function filesUnder(folder: string): string[] {
     const full = path.join(folder, entry);
     return statSync(full).isDirectory() ? filesUnder(full) : [full];
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google Cloud: the Cloud Run manifests' ${...} placeholders, filled as envsubst would.
+// ---------------------------------------------------------------------------------------------
+
+/** Sample values for every placeholder in infra/gcp/ (docs/deploy-gcp.md explains each). */
+export const GCP_PLACEHOLDERS: Record<string, string> = {
+  GCP_REGION: 'europe-west4',
+  MODELS_BUCKET: 'my-project-comfyui-models',
+  RUN_SERVICE_ACCOUNT: 'comfyui-worker@my-project.iam.gserviceaccount.com',
+  WORKER_IMAGE: 'europe-west4-docker.pkg.dev/my-project/comfyui/comfyui-worker:0.1.0',
+  COMFY_IMAGE: `docker.io/yanwk/comfyui-boot:cu128-slim@sha256:${'0'.repeat(64)}`,
+  TASK_NAME: 'execute-comfyui-workflow',
+  COMFY_URL: 'http://comfyui.internal:8188',
+  LITTLEHORSE_HOST: 'littlehorse.example.com',
+  LITTLEHORSE_TOKEN_URL: 'https://auth.example.com/realms/lh/protocol/openid-connect/token',
+  OUTPUT_BUCKET: 'my-project-comfyui-outputs',
+};
+
+/** The manifest at `relative` with its placeholders filled; an unlisted placeholder is an error. */
+export function filledCloudRunManifest(relative: string): string {
+  const unknown: string[] = [];
+  const text = read(relative).replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+    const sample = GCP_PLACEHOLDERS[name];
+    if (sample === undefined) unknown.push(name);
+    return sample ?? '';
+  });
+  if (unknown.length > 0) throw new Error(`${relative} uses placeholders the tests do not list: ${unknown.join(', ')}`);
+  return text;
 }

