@@ -138,7 +138,7 @@ describe('parsing a template file', () => {
 describe('checking a task\'s inputs against the template', () => {
   it('takes the values given and the defaults for NULL', () => {
     const result = checkInputs(parsed(), { prompt: str('a cat'), steps: int(30), cfg: int(6), seed: int(42) }, 'wf/1');
-    expect(result.ok && result.inputs).toEqual({ values: { prompt: 'a cat', seed: 42, steps: 30, cfg: 6, sampler: 'euler', api_key: '' }, seeds: {} });
+    expect(result.ok && result.inputs).toEqual({ values: { prompt: 'a cat', seed: 42, steps: 30, cfg: 6, sampler: 'euler', api_key: '' }, seeds: { seed: 42 } });
   });
 
   it('names each bad input and the rule it breaks, all at once', () => {
@@ -197,9 +197,9 @@ describe('seeds', () => {
     expect(Number.isSafeInteger(wide) && wide <= SEED_MAX).toBe(true);
   });
 
-  it('uses a seed the task passes instead of deriving one', () => {
+  it('uses a seed the task passes instead of deriving one, and returns it all the same', () => {
     const result = checkInputs(parsed(), { prompt: str('p'), seed: int(7) }, 'wf/1');
-    expect(result.ok && result.inputs).toMatchObject({ values: { seed: 7 }, seeds: {} });
+    expect(result.ok && result.inputs).toMatchObject({ values: { seed: 7 }, seeds: { seed: 7 } });
   });
 });
 

@@ -12,11 +12,11 @@ export interface TemplateResult {
   prompt_id: string;
   /** Each named output: the entries its node recorded, files as in the raw result, data (e.g. text) beside them. */
   outputs: Record<string, Array<OutputFile | OutputData>>;
-  /** The value of every input that defaulted to "random", so any result can be reproduced. */
+  /** The value of every seed input (default "random"), derived or passed, so any result can be reproduced. */
   seeds: Record<string, number>;
 }
 
-/** A template task whose inputs passed: the graph to submit and the seeds derived for it. */
+/** A template task whose inputs passed: the graph to submit and its seeds. */
 export interface PreparedTemplateTask {
   template: Template;
   workflow: Workflow;
@@ -41,7 +41,7 @@ export function prepareTemplateTask(
 /** Runs a prepared template task on the raw workflow's path (submit or attach, follow, collect) and names its outputs. */
 export async function executeTemplate(prepared: PreparedTemplateTask, deps: HandlerDeps): Promise<Outcome<TemplateResult>> {
   deps.log(`template ${prepared.template.name}`);
-  for (const [name, seed] of Object.entries(prepared.seeds)) deps.log(`input "${name}": seed ${seed}, derived from the TaskRun`);
+  for (const [name, seed] of Object.entries(prepared.seeds)) deps.log(`input "${name}": seed ${seed}`);
   const outcome = await executeComfyuiWorkflow(prepared.workflow, deps);
   return outcome.ok ? { ok: true, result: templateResult(prepared.template, outcome.result, prepared.seeds) } : outcome;
 }

@@ -14,9 +14,10 @@ export type TaskValue =
   /** A value that could not be read (JSON that does not parse, a type this worker does not know). */
   | { type: 'UNREADABLE'; problem: string };
 
-/** The graph values for every input, and the seeds derived for this TaskRun (returned with the result). */
+/** The graph values for every input, and the value of every seed input (returned with the result). */
 export interface CheckedInputs {
   values: Record<string, InputValue>;
+  /** Each input whose default is "random": derived from the TaskRun when the task passed NULL, else as passed. */
   seeds: Record<string, number>;
 }
 
@@ -62,6 +63,7 @@ export function checkInputs(
       continue;
     }
     values[input.name] = value.value as InputValue;
+    if (input.default === RANDOM) seeds[input.name] = value.value as number;
   }
   if (problems.length === 0) return { ok: true, inputs: { values, seeds } };
   const lines = problems.map((p) => `input "${p.input}" ${p.message}`);
