@@ -91,7 +91,7 @@ function narrowed(input: TemplateInput, template: Template, info: ObjectInfo, pr
   if (min !== undefined && max !== undefined && min > max) {
     problems.push(`inputs.${input.name}: its range and ComfyUI's do not overlap (min ${min}, max ${max})`);
   }
-  return { ...input, ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+  return { ...input, min, max };
 }
 
 function comfyInput(info: ObjectInfo, classType: string, name: string): ComfyInput | undefined {

@@ -108,38 +108,17 @@ export function parseTemplate(file: string, text: string): ParsedTemplate {
   const inputs: TemplateInput[] = [];
   for (const [inputName, spec] of Object.entries(parsed.data.inputs)) {
     const field = (name: string) => at(`inputs.${inputName}.${name}`);
-    const rule = INPUT_TYPES[spec.type];
     const targets: Target[] = [];
     spec.targets.forEach((path, index) => {
-      const [, nodeId = '', input = ''] = TARGET.exec(path) ?? [];
-      const where = field(`targets[${index}]`);
-      const node = workflow[nodeId];
-      if (!node) return problems.push(`${where} "${path}": unknown node id "${nodeId}" (the workflow has ${Object.keys(workflow).join(', ')})`);
-      if (!(input in node.inputs)) {
-        return problems.push(`${where} "${path}": target input missing: node ${nodeId} (${node.class_type}) has no input "${input}" (it has ${Object.keys(node.inputs).join(', ') || 'none'})`);
-      }
-      const current = node.inputs[input];
-      if (isLink(current)) return problems.push(`${where} "${path}": the input is linked to node ${String(current[0])}; a template input can only set a value`);
-      if (!rule.fits(current)) {
-        return problems.push(`${where} "${path}": type mismatch: the input is ${spec.type} but the graph holds ${describeValue(current)} (${JSON.stringify(current)}) there`);
-      }
-      const other = claimed.get(path);
-      if (other) return problems.push(`${where} "${path}": already set by input "${other}"`);
+      const problem = targetProblem(workflow, path, spec.type) ?? (claimed.has(path) ? `already set by input "${claimed.get(path)}"` : undefined);
+      if (problem) return problems.push(`${field(`targets[${index}]`)} "${path}": ${problem}`);
       claimed.set(path, inputName);
+      const [, nodeId = '', input = ''] = TARGET.exec(path)!;
       targets.push({ nodeId, input });
     });
     problems.push(...boundsProblems(spec, field));
-    inputs.push({
-      name: inputName,
-      type: spec.type,
-      targets,
-      ...(spec.default === undefined ? {} : { default: spec.default as InputValue | typeof RANDOM }),
-      ...(spec.min === undefined ? {} : { min: spec.min }),
-      ...(spec.max === undefined ? {} : { max: spec.max }),
-      ...(spec.enum === undefined ? {} : { enum: spec.enum }),
-      ...(spec.description === undefined ? {} : { description: spec.description }),
-      masked: spec.masked,
-    });
+    const { type, min, max, enum: allowed, description, masked } = spec;
+    inputs.push({ name: inputName, type, targets, default: spec.default as TemplateInput['default'], min, max, enum: allowed, description, masked });
   }
   const outputs: TemplateOutput[] = [];
   for (const [outputName, spec] of Object.entries(parsed.data.outputs)) {
@@ -147,21 +126,25 @@ export function parseTemplate(file: string, text: string): ParsedTemplate {
       problems.push(at(`outputs.${outputName}.node: unknown node id "${spec.node}" (the workflow has ${Object.keys(workflow).join(', ')})`));
       continue;
     }
-    outputs.push({ name: outputName, nodeId: spec.node, ...(spec.description === undefined ? {} : { description: spec.description }) });
+    outputs.push({ name: outputName, nodeId: spec.node, description: spec.description });
   }
   if (problems.length > 0) return { ok: false, problems };
-  return {
-    ok: true,
-    template: {
-      name,
-      file,
-      ...(parsed.data.version === undefined ? {} : { version: parsed.data.version }),
-      ...(parsed.data.description === undefined ? {} : { description: parsed.data.description }),
-      inputs,
-      outputs,
-      workflow,
-    },
-  };
+  const { version, description } = parsed.data;
+  return { ok: true, template: { name, file, version, description, inputs, outputs, workflow } };
+}
+
+/** Why a target cannot take the input: no such node, no such input, a link, a value of another type. */
+function targetProblem(workflow: Workflow, path: string, type: InputType): string | undefined {
+  const [, nodeId = '', input = ''] = TARGET.exec(path) ?? [];
+  const node = workflow[nodeId];
+  if (!node) return `unknown node id "${nodeId}" (the workflow has ${Object.keys(workflow).join(', ')})`;
+  if (!(input in node.inputs)) {
+    return `target input missing: node ${nodeId} (${node.class_type}) has no input "${input}" (it has ${Object.keys(node.inputs).join(', ') || 'none'})`;
+  }
+  const current = node.inputs[input];
+  if (isLink(current)) return `the input is linked to node ${String(current[0])}; a template input can only set a value`;
+  if (!INPUT_TYPES[type].fits(current)) return `type mismatch: the input is ${type} but the graph holds ${describeValue(current)} (${JSON.stringify(current)}) there`;
+  return undefined;
 }
 
 /** A misspelt key is the commonest slip in a hand-written file: name it and the keys that are allowed. */
