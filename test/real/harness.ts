@@ -1,14 +1,13 @@
 import { ClientError, Status } from 'nice-grpc';
 import {
-  AllowedUpdateType,
   LHStatus,
   type NodeRun,
   type PutWfSpecRequest,
   type TaskRun,
   VariableType,
   type WfRun,
-  WfRunVariableAccessLevel,
 } from 'littlehorse-client/proto';
+import { oneTaskWfSpec as typedOneTaskWfSpec } from '../../devstack/one-task-wf-spec.js';
 import { sleep } from '../../lib/backoff.js';
 import { parseConfig } from '../../lib/config.js';
 import { LittleHorseConnections } from '../../lib/littlehorse/connection.js';
@@ -105,35 +104,5 @@ export async function startHarness(target: HarnessTarget): Promise<Harness> {
 
 /** ENTRYPOINT → the task, passed the JSON_OBJ variable `workflow`, with a timeout and one retry → EXIT (node names as the Java SDK writes them). */
 export function oneTaskWfSpec(name: string, taskName: string, timeoutSeconds: number): PutWfSpecRequest {
-  const entrypoint = '0-entrypoint-ENTRYPOINT';
-  const task = `1-${taskName}-TASK`;
-  const exit = '2-exit-EXIT';
-  return {
-    name,
-    entrypointThreadName: 'entrypoint',
-    allowedUpdates: AllowedUpdateType.ALL_UPDATES,
-    threadSpecs: {
-      entrypoint: {
-        variableDefs: [
-          {
-            varDef: { name: WORKFLOW_VARIABLE, typeDef: { type: VariableType.JSON_OBJ, masked: false } },
-            required: true,
-            searchable: false,
-            jsonIndexes: [],
-            accessLevel: WfRunVariableAccessLevel.PRIVATE_VAR,
-          },
-        ],
-        interruptDefs: [],
-        nodes: {
-          [entrypoint]: { entrypoint: {}, outgoingEdges: [{ sinkNodeName: task, variableMutations: [] }], failureHandlers: [] },
-          [task]: {
-            task: { taskDefId: { name: taskName }, timeoutSeconds, retries: RETRIES, variables: [{ variableName: WORKFLOW_VARIABLE }] },
-            outgoingEdges: [{ sinkNodeName: exit, variableMutations: [] }],
-            failureHandlers: [],
-          },
-          [exit]: { exit: {}, outgoingEdges: [], failureHandlers: [] },
-        },
-      },
-    },
-  };
+  return typedOneTaskWfSpec(name, taskName, [{ name: WORKFLOW_VARIABLE, type: VariableType.JSON_OBJ, required: true }], { timeoutSeconds, retries: RETRIES });
 }
