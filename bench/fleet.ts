@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { type ReportTaskRun, TaskStatus } from 'littlehorse-client/proto';
+import { type ReportTaskRun, TaskStatus, type WfSpecId } from 'littlehorse-client/proto';
+import { oneTaskWfSpec } from '../devstack/littlehorse/one-task-wf-spec.js';
 import { type FakeComfy, startFakeComfy } from '../devstack/comfyui/index.js';
 import { type FakeLittleHorse, type FakeTaskRun, startFakeLittleHorse } from '../devstack/littlehorse/index.js';
 import { type BundleProcess, startBundle } from './bundle-process.js';
@@ -106,6 +107,7 @@ class FleetRecorder {
   private readonly ends: Array<Array<[number, boolean]>>;
   private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   private queued = 0;
+  private wfSpecId: WfSpecId | undefined;
   lastReportAt = 0;
   handedBack = 0;
 
@@ -141,7 +143,8 @@ class FleetRecorder {
   schedule(durationMs: number, index: number): Promise<void> {
     this.queued++;
     const workflow = { '1': { class_type: 'PreviewAny', inputs: { source: `fleet task ${index}, duration ${durationMs} ms` } } };
-    const run = this.lh.scheduleTask({ taskDefName: TASK_NAME, variables: { workflow: { jsonObj: JSON.stringify(workflow) } } });
+    this.wfSpecId ??= this.lh.putWfSpec(oneTaskWfSpec('bench-fleet-wf', TASK_NAME, 60)).id;
+    const run = this.lh.scheduleTask({ taskDefName: TASK_NAME, wfSpecId: this.wfSpecId, variables: { workflow: { jsonObj: JSON.stringify(workflow) } } });
     return new Promise((resolve, reject) => this.waiting.set(run.key, { resolve, reject }));
   }
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ReportTaskRun, TaskStatus } from 'littlehorse-client/proto';
+import { type ReportTaskRun, TaskStatus, type WfSpecId } from 'littlehorse-client/proto';
+import { oneTaskWfSpec } from '../devstack/littlehorse/one-task-wf-spec.js';
 import { startFakeComfy, type FakeComfy } from '../devstack/comfyui/index.js';
 import { startFakeLittleHorse, type FakeLittleHorse, type FakeTaskRun } from '../devstack/littlehorse/index.js';
 import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
@@ -152,6 +153,7 @@ class TaskTracker {
   /** PollTask requests the LittleHorse double holds unanswered: > 0 means the worker is waiting for work. */
   private parkedPolls = 0;
   private onPolling: (() => void) | undefined;
+  private wfSpecId: WfSpecId | undefined;
 
   constructor(
     private readonly lh: FakeLittleHorse,
@@ -178,7 +180,9 @@ class TaskTracker {
   }
 
   private schedule(): Promise<number> {
-    const run = this.lh.scheduleTask({ taskDefName: TASK_NAME, variables: { workflow: { jsonObj: JSON.stringify(txt2img) } } });
+    // Tasks come from a WfSpec, as in production, so the worker learns their timeout from it once.
+    this.wfSpecId ??= this.lh.putWfSpec(oneTaskWfSpec('bench-wf', TASK_NAME, 60)).id;
+    const run = this.lh.scheduleTask({ taskDefName: TASK_NAME, wfSpecId: this.wfSpecId, variables: { workflow: { jsonObj: JSON.stringify(txt2img) } } });
     return withTimeout(new Promise<number>((resolve, reject) => this.waiting.set(run.key, { resolve, reject })), `the report of ${run.key}`);
   }
 

@@ -14,6 +14,7 @@ import {
   type TaskDef,
   type TaskRunId,
   type WfRunId,
+  type WfSpec,
   type WfSpecId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
@@ -47,6 +48,8 @@ export interface FakeLittleHorse {
   taskRuns(): FakeTaskRun[];
   taskDefs(): TaskDef[];
   putTaskDef(request: PutTaskDefRequest): TaskDef;
+  /** PutWfSpec in-process (tenant default), e.g. so scheduled tasks can name a WfSpec that exists. */
+  putWfSpec(request: PutWfSpecRequest): WfSpec;
   workers(taskDefName: string): Array<{ id: string; lastHeartbeat: Date }>;
   readonly stats: {
     calls: Record<string, number>;
@@ -332,6 +335,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
     taskRuns: () => [...state.taskRuns.values()],
     taskDefs: () => [...state.taskDefs.values()],
     putTaskDef: (request) => state.putTaskDef('default', request),
+    putWfSpec: (request) => wfRuns.putWfSpec('default', request),
     workers: (taskDefName) => [...(state.workers.get(taskDefName) ?? new Map<string, Date>())].map(([id, lastHeartbeat]) => ({ id, lastHeartbeat })),
     stats,
     events: state.events,

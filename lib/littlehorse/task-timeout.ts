@@ -1,3 +1,4 @@
+import { ClientError, Status } from 'nice-grpc';
 import type { ScheduledTask, WfSpec } from 'littlehorse-client/proto';
 import type { StructuredLog } from '../../functions/execute-comfyui-workflow/ports.js';
 import type { LittleHorseClient } from './connection.js';
@@ -31,8 +32,9 @@ export class TaskTimeouts {
         cached = this.client()
           .getWfSpec(wfSpecId, { signal })
           .then((spec) => sharedTimeout(spec, taskDefName))
-          .catch(() => {
-            this.byWfSpec.delete(key); // a failed read is not an answer: try again next time
+          .catch((error: unknown) => {
+            // Versions are immutable: one that is not found stays so. Any other failure is no answer: ask again next time.
+            if (!(error instanceof ClientError && error.code === Status.NOT_FOUND)) this.byWfSpec.delete(key);
             return undefined;
           });
         this.byWfSpec.set(key, cached);

@@ -1,17 +1,12 @@
 import { ClientError, Status } from 'nice-grpc';
-import {
-  LHStatus,
-  type NodeRun,
-  type PutWfSpecRequest,
-  type TaskRun,
-  VariableType,
-  type WfRun,
-} from 'littlehorse-client/proto';
-import { oneTaskWfSpec as typedOneTaskWfSpec } from '../../devstack/one-task-wf-spec.js';
+import { LHStatus, type NodeRun, type TaskRun, type WfRun } from 'littlehorse-client/proto';
 import { sleep } from '../../lib/backoff.js';
 import { parseConfig } from '../../lib/config.js';
 import { LittleHorseConnections } from '../../lib/littlehorse/connection.js';
+import { oneTaskWfSpec, WORKFLOW_VARIABLE } from '../../devstack/littlehorse/one-task-wf-spec.js';
 import { message, spawnWorker, type WorkerProcess } from '../support/worker-process.js';
+
+export { oneTaskWfSpec };
 
 export interface HarnessTarget {
   /** The worker's environment (LHC_*, COMFYUI_*, LHW_TASK_NAME…); the harness reaches LittleHorse with it too. */
@@ -39,7 +34,6 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-const WORKFLOW_VARIABLE = 'workflow';
 const RETRIES = 1;
 const ENDED = new Set<LHStatus>([LHStatus.COMPLETED, LHStatus.ERROR, LHStatus.EXCEPTION, LHStatus.HALTED]);
 
@@ -65,7 +59,7 @@ export async function startHarness(target: HarnessTarget): Promise<Harness> {
   };
   try {
     await worker.waitForLog(message('worker ready'), target.readyTimeoutMs ?? 15_000);
-    await client.putWfSpec(oneTaskWfSpec(wfSpecName, taskName, target.taskTimeoutSeconds));
+    await client.putWfSpec(oneTaskWfSpec(wfSpecName, taskName, target.taskTimeoutSeconds, RETRIES));
   } catch (error) {
     await stop();
     throw error;
@@ -100,9 +94,4 @@ export async function startHarness(target: HarnessTarget): Promise<Harness> {
   };
 
   return { target, worker, run, stop };
-}
-
-/** ENTRYPOINT → the task, passed the JSON_OBJ variable `workflow`, with a timeout and one retry → EXIT (node names as the Java SDK writes them). */
-export function oneTaskWfSpec(name: string, taskName: string, timeoutSeconds: number): PutWfSpecRequest {
-  return typedOneTaskWfSpec(name, taskName, [{ name: WORKFLOW_VARIABLE, type: VariableType.JSON_OBJ, required: true }], { timeoutSeconds, retries: RETRIES });
 }
