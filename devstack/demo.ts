@@ -11,7 +11,7 @@ import { parseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { startFakeComfy } from './comfyui/index.js';
 import { startFakeLittleHorse } from './littlehorse/index.js';
-import { oneTaskWfSpec } from './one-task-wf-spec.js';
+import { typedOneTaskWfSpec } from './littlehorse/one-task-wf-spec.js';
 
 const TASK_DEF = 'comfyui-text-to-image';
 const bundle = path.resolve(import.meta.dirname, '../dist/runner.js');
@@ -50,7 +50,7 @@ try {
     { name: 'steps', type: VariableType.INT },
     { name: 'sampler', type: VariableType.STR },
   ];
-  await client.putWfSpec(oneTaskWfSpec('poster', TASK_DEF, variables, { timeoutSeconds: 60, retries: 1 }));
+  await client.putWfSpec(typedOneTaskWfSpec('poster', TASK_DEF, variables, { timeoutSeconds: 60, retries: 1 }));
   console.log('WfSpec poster: ENTRYPOINT → comfyui-text-to-image(prompt, negative_prompt, seed, width, height, steps, sampler) → EXIT');
   console.log('running it with prompt="a lighthouse on a cliff at dawn", width=768, steps=30 (the other variables unset: template defaults, seed derived)');
   let wfRun = await client.runWf({

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LHStatus, VariableType, type VariableValue, type WfRun } from 'littlehorse-client/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oneTaskWfSpec, type WfVariable } from '../devstack/one-task-wf-spec.js';
+import { typedOneTaskWfSpec, type WfVariable } from '../devstack/littlehorse/one-task-wf-spec.js';
 import { sleep } from '../lib/backoff.js';
 import { parseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
@@ -54,7 +54,7 @@ function littleHorse(stack: Stack) {
 /** Registers the WfSpec, runs it with these variables and waits for the WfRun to end. */
 async function runWf(stack: Stack, variables: Record<string, VariableValue>, retries = 0): Promise<WfRun> {
   const client = littleHorse(stack);
-  await client.putWfSpec(oneTaskWfSpec('poster', TASK, VARIABLES, { timeoutSeconds: 30, retries }));
+  await client.putWfSpec(typedOneTaskWfSpec('poster', TASK, VARIABLES, { timeoutSeconds: 30, retries }));
   let wfRun = await client.runWf({ wfSpecName: 'poster', variables });
   for (const until = Date.now() + 30_000; wfRun.status === LHStatus.RUNNING && Date.now() < until; await sleep(50)) {
     wfRun = await client.getWfRun(wfRun.id!);
