@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { type MediaInputConfig, mediaInputConfig, mediaInputEnv } from './media/media-config.js';
+import type { S3Connection } from './storage/s3-client.js';
+import { outputStoreConfig, outputStoreEnv, type OutputStoreConfig, s3Connection, s3Env } from './storage/store-config.js';
 
 /** Every environment variable the worker reads, with its rule and default: the one source of truth. */
 const seconds = (fallback: number) =>
@@ -44,6 +47,9 @@ export const envSchema = z.object({
   COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
   COMFYUI_TEMPLATES_DIR: optionalText,
+  ...s3Env,
+  ...outputStoreEnv,
+  ...mediaInputEnv,
   // Worker
   LHW_TASK_NAME: nonEmpty('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
     /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,
@@ -91,6 +97,16 @@ export const envSchema = z.object({
   LHC_GRPC_KEEPALIVE_TIME_MS: count(45_000),
   LHC_GRPC_KEEPALIVE_TIMEOUT_MS: count(5_000),
   LHC_GRPC_RESOURCE_EXHAUSTED_RETRY: flag(true),
+  // grpc-js refuses messages over 4 MiB unless told otherwise. LittleHorse (LHServerListener) keeps
+  // grpc-java's 4 MiB per request it receives but sends without a limit, and a task carries all its
+  // input variables: 64 MiB leaves room, as the SDKs' variable of this name allows.
+  LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH: z
+    .string()
+    .trim()
+    .regex(/^(-1|\d+)$/, 'expects a number of bytes, or -1 for no limit')
+    .default(String(64 * 1024 ** 2))
+    .transform(Number)
+    .refine((n) => n !== 0, 'expects a number of bytes above 0, or -1 for no limit'),
 });
 
 export type EnvName = keyof typeof envSchema.shape;
@@ -145,6 +161,8 @@ export interface LittleHorseConfig {
   keepaliveTimeoutMs: number;
   /** Sleep the delay a RESOURCE_EXHAUSTED answer advertises and call again (unary calls only). */
   resourceExhaustedRetry: boolean;
+  /** Largest message accepted from LittleHorse, in bytes; -1 for no limit. */
+  maxReceiveMessageLength: number;
 }
 
 export interface Config {
@@ -152,6 +170,10 @@ export interface Config {
   templates: TemplatesConfig;
   worker: WorkerConfig;
   littlehorse: LittleHorseConfig;
+  /** Undefined when outputs stay where ComfyUI (or the download) put them. */
+  outputStore: OutputStoreConfig | undefined;
+  mediaInputs: MediaInputConfig;
+  s3: S3Connection;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -221,7 +243,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         keepaliveTimeMs: e.LHC_GRPC_KEEPALIVE_TIME_MS,
         keepaliveTimeoutMs: e.LHC_GRPC_KEEPALIVE_TIMEOUT_MS,
         resourceExhaustedRetry: e.LHC_GRPC_RESOURCE_EXHAUSTED_RETRY,
+        maxReceiveMessageLength: e.LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
       },
+      outputStore: outputStoreConfig(e),
+      mediaInputs: mediaInputConfig(e),
+      s3: s3Connection(e),
     },
   };
 }

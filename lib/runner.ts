@@ -12,6 +12,8 @@ import type { LittleHorseConnections } from './littlehorse/connection.js';
 import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
 import { deliverReport } from './littlehorse/report.js';
 import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
+import type { InputPlacer } from './media/input-placer.js';
+import type { OutputStore } from './storage/s3-output-store.js';
 import { executeTask, type RunningTask } from './task-execution.js';
 import { ShutdownClock } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
@@ -26,6 +28,8 @@ export interface RunnerDeps {
   comfy: ComfyClient;
   live?: LiveSocket;
   download?: DownloadOutput;
+  store?: OutputStore;
+  inputs?: InputPlacer;
   logger: Logger;
   /** Read from COMFYUI_TEMPLATES_DIR at start; checked against ComfyUI before any task is taken. */
   templates: ServedTemplates;
@@ -112,6 +116,8 @@ export class Runner {
         comfy,
         live,
         download: this.deps.download,
+        store: this.deps.store,
+        inputs: this.deps.inputs,
         logger,
         settings: {
           outputDir: config.comfy.outputDir,
@@ -187,6 +193,7 @@ export class Runner {
         this.poller = new TaskPoller({
           connections,
           taskNames: [config.worker.taskName, ...this.templates.keys()],
+          maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
           workerId: config.worker.workerId,
           workerVersion: config.worker.workerVersion,
           logger,

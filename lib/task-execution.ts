@@ -14,6 +14,8 @@ import type { ShutdownClock } from './shutdown-clock.js';
 import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
 import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type TemplateResult } from '../functions/templates/execute.js';
 import type { ServedTemplates } from './templates/load.js';
+import type { InputPlacer } from './media/input-placer.js';
+import type { OutputStore } from './storage/s3-output-store.js';
 
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
@@ -23,6 +25,8 @@ export interface TaskExecutionDeps {
   comfy: ComfyApi;
   live?: LiveEvents;
   download?: DownloadOutput;
+  store?: OutputStore;
+  inputs?: InputPlacer;
   logger: Logger;
   settings: HandlerSettings;
   timeoutMarginMs: number;
@@ -75,6 +79,7 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
     taskGuid: task.taskRunId?.taskGuid ?? '',
     attemptNumber: task.attemptNumber,
   };
+  const taskKeys = { wfRunId: wfRunIds.join('_'), taskGuid: ref.taskGuid };
   const logger = withKeys(deps.logger, { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
@@ -97,6 +102,8 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
         comfy: deps.comfy,
         live: deps.live,
         download: deps.download,
+        store: deps.store?.forTask(taskKeys),
+        placeInput: deps.inputs?.forTask(taskKeys),
         log,
         logger,
         clock: { now: Date.now, sleep },

@@ -6,8 +6,13 @@ import { ComfyHttp } from './comfyui/http.js';
 import { LiveSocket } from './comfyui/live-socket.js';
 import { LittleHorseConnections } from './littlehorse/connection.js';
 import { createLogger } from './logger.js';
+import { inputPlacer } from './media/input-placer.js';
 import { Runner } from './runner.js';
 import { loadTemplates } from './templates/load.js';
+import { objectFetcher } from './media/object-source.js';
+import { outputSource } from './storage/output-source.js';
+import { lazyS3 } from './storage/s3-client.js';
+import { s3OutputStore } from './storage/s3-output-store.js';
 
 export interface Worker {
   config: Config;
@@ -46,7 +51,10 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   });
   const comfy = new ComfyClient(http);
   const download = config.comfy.downloadOutputs ? viewDownloader(http, config.comfy.downloadMaxBytes) : undefined;
-  const runner = new Runner({ config, connections, comfy, live, download, logger, templates: templates.templates });
+  const s3 = lazyS3(config.s3);
+  const store = config.outputStore ? s3OutputStore(config.outputStore, s3, outputSource(http)) : undefined;
+  const inputs = inputPlacer(config.mediaInputs, config.comfy.baseUrl, config.comfy.httpTimeoutMs, objectFetcher(s3, config.s3));
+  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger, templates: templates.templates });
   return {
     ok: true,
     worker: {
@@ -55,6 +63,7 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
       runner,
       close: () => {
         live?.close();
+        s3.close();
         http.close();
         connections.close();
       },

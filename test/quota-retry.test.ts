@@ -36,6 +36,7 @@ async function clientOfDouble(resourceExhaustedRetry = true) {
     keepaliveTimeMs: 45_000,
     keepaliveTimeoutMs: 5_000,
     resourceExhaustedRetry,
+    maxReceiveMessageLength: 64 * 1024 ** 2,
   };
   connections = new LittleHorseConnections(config);
   return connections.bootstrap();

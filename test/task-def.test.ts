@@ -29,6 +29,7 @@ async function client() {
     keepaliveTimeMs: 45_000,
     keepaliveTimeoutMs: 5_000,
     resourceExhaustedRetry: false,
+    maxReceiveMessageLength: 64 * 1024 ** 2,
   };
   connections = new LittleHorseConnections(config);
   return connections.bootstrap();

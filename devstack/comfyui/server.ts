@@ -6,6 +6,7 @@ import type { OutputDirs } from './outputs.js';
 import type { PromptQueue } from './prompt-queue.js';
 import { PyError, isObject, type FakeStats, type JsonObject, type QueueItem } from './types.js';
 import { validatePrompt } from './validate.js';
+import { uploadImage } from './upload.js';
 import { serveView } from './view.js';
 
 export interface ServerDeps {
@@ -174,6 +175,8 @@ export function createHandler(deps: ServerDeps) {
         return postHistory(req, res);
       case 'GET /view':
         return serveView(url.searchParams, deps.dirs, res);
+      case 'POST /upload/image':
+        return uploadImage(req, res, deps.dirs);
       case 'GET /system_stats':
         return json(res, 200, systemStats());
       case 'GET /features':

@@ -1,7 +1,8 @@
-import { type Failure, stoppedBy, toFailure } from './failure.js';
+import { type Failure, FailureError, stoppedBy, toFailure } from './failure.js';
 import { followPrompt } from './follow.js';
-import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile } from './outputs.js';
-import type { HandlerDeps, LiveSignal } from './ports.js';
+import { placeMediaInputs } from './media-inputs.js';
+import { type CollectedOutputs, collectOutputs, localPath, type OutputData, type OutputFile, unsafeOutput } from './outputs.js';
+import type { HandlerDeps, LiveSignal, StoredOutput, StoreOutput } from './ports.js';
 import { ProgressLog } from './progress.js';
 import { parseWorkflow, type Workflow } from './workflow.js';
 
@@ -29,7 +30,12 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
     deps.log(`invalid workflow: ${parsed.failure.message}`);
     return { ok: false, failure: parsed.failure };
   }
-  const workflow = parsed.workflow;
+  let workflow = parsed.workflow;
+  if (deps.placeInput) {
+    const placed = await placeMediaInputs(workflow, deps.placeInput, deps.signal, deps.log);
+    if (!placed.ok) return finish(deps, { ok: false, failure: placed.failure });
+    workflow = placed.workflow;
+  }
   deps.log(`submit workflow (${Object.keys(workflow).length} nodes)`);
   const startedAt = deps.clock.now();
 
@@ -64,11 +70,12 @@ export async function executeComfyuiWorkflow(input: unknown, deps: HandlerDeps):
   if (!collected.ok) return finish(deps, { ok: false, failure: collected.failure, promptId });
   try {
     if (deps.download) await downloadAll(collected.outputs, deps);
+    if (deps.store) await storeAll(collected.outputs, deps.store, deps);
   } catch (error) {
     return finish(deps, { ok: false, failure: deps.signal.aborted ? stoppedBy(deps.signal.reason) : toFailure(error), promptId });
   }
   const result = { prompt_id: promptId, outputs: collected.outputs.files, data: collected.outputs.data };
-  deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
+  deps.log(`${result.outputs.length} output file(s)${result.outputs.map((f) => `\n  ${f.uri ?? f.path ?? `${f.type}/${f.subfolder}/${f.filename}`}`).join('')}`);
   return finish(deps, { ok: true, result });
 }
 
@@ -123,11 +130,28 @@ async function downloadAll(outputs: CollectedOutputs, deps: HandlerDeps): Promis
   const seen = new Set<string>();
   for (const file of outputs.files) {
     const destination = localPath(deps.settings.outputDir, file);
+    if (destination === undefined) {
+      throw new FailureError(unsafeOutput(file.node_id, file.filename, file.subfolder, 'the path resolves outside the output folder'));
+    }
     if (!seen.has(destination)) {
       seen.add(destination);
       await deps.download!(file, destination, deps.signal);
     }
     file.path = destination;
+  }
+}
+
+/** Uploads each distinct file once; every entry naming it gets where it landed. */
+async function storeAll(outputs: CollectedOutputs, store: StoreOutput, deps: HandlerDeps): Promise<void> {
+  const stored = new Map<string, StoredOutput>();
+  for (const file of outputs.files) {
+    const id = `${file.type}/${file.subfolder}/${file.filename}`;
+    let where = stored.get(id);
+    if (!where) {
+      where = await store(file, deps.signal);
+      stored.set(id, where);
+    }
+    Object.assign(file, where);
   }
 }
 

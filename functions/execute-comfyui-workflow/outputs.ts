@@ -14,6 +14,12 @@ export interface OutputFile {
   path: string | null;
   animated?: boolean;
   format?: string;
+  /** Set when the output was stored in object storage (COMFYUI_OUTPUT_STORE). */
+  uri?: string;
+  size?: number;
+  sha256?: string;
+  content_type?: string;
+  presigned_url?: string;
 }
 
 /** A non-file output a node recorded (e.g. text from PreviewAny), kept as data. */
@@ -64,13 +70,17 @@ export function collectOutputs(
         const subfolder = typeof item.subfolder === 'string' ? item.subfolder : '';
         const problem = unsafeName(item.filename, subfolder);
         if (problem) return { ok: false, failure: unsafeOutput(nodeId, item.filename, subfolder, problem) };
+        const destination = localPath(options.outputDir, { type, subfolder, filename: item.filename });
+        if (destination === undefined) {
+          return { ok: false, failure: unsafeOutput(nodeId, item.filename, subfolder, 'the path resolves outside the output folder') };
+        }
         const file: OutputFile = {
           node_id: nodeId,
           kind,
           filename: item.filename,
           subfolder,
           type,
-          path: type === 'output' ? localPath(options.outputDir, { type, subfolder, filename: item.filename }) : null,
+          path: type === 'output' ? destination : null,
         };
         if (animated[index] === true) file.animated = true;
         if (typeof item.format === 'string') file.format = item.format;
@@ -81,14 +91,19 @@ export function collectOutputs(
   return { ok: true, outputs: { files, data } };
 }
 
-/** Where a file lives (or is downloaded to) under the output folder: previews go under temp/. */
-export function localPath(outputDir: string, file: Pick<OutputFile, 'type' | 'subfolder' | 'filename'>): string {
+/**
+ * Where a file lives (or is downloaded to) under the output folder: previews go under temp/.
+ * Undefined when the joined path would leave the folder (defence in depth: unsafeName refuses
+ * every such name first).
+ */
+export function localPath(outputDir: string, file: Pick<OutputFile, 'type' | 'subfolder' | 'filename'>): string | undefined {
   const root = path.resolve(outputDir);
   const base = file.type === 'output' ? root : path.join(root, file.type);
   const joined = path.resolve(base, file.subfolder, file.filename);
-  // Defence in depth: unsafeName already refused anything that could get here.
-  if (path.relative(root, joined).startsWith('..')) throw new Error(`refusing path outside ${root}: ${joined}`);
-  return joined;
+  const relative = path.relative(root, joined);
+  // The first segment, not the first characters: `..hidden.png` and `..cache/` are legitimate names.
+  const climbsOut = relative.split(path.sep)[0] === '..' || path.isAbsolute(relative);
+  return climbsOut ? undefined : joined;
 }
 
 function unsafeName(filename: string, subfolder: string): string | undefined {
@@ -102,7 +117,7 @@ function unsafeName(filename: string, subfolder: string): string | undefined {
   return undefined;
 }
 
-function unsafeOutput(nodeId: string, filename: string, subfolder: string, problem: string): Failure {
+export function unsafeOutput(nodeId: string, filename: string, subfolder: string, problem: string): Failure {
   return {
     kind: 'execution',
     name: 'comfyui-unsafe-output',

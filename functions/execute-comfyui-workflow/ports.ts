@@ -23,6 +23,29 @@ export interface LiveEvents {
   listen(listener: (signal: LiveSignal) => void): () => void;
 }
 
+/** Where an output landed in object storage; merged into its result entry. */
+export interface StoredOutput {
+  uri: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  /** A time-limited GET URL, when asked for. */
+  presigned_url?: string;
+}
+
+/** Uploads one output to object storage, under the same key on every attempt of a TaskRun. */
+export type StoreOutput = (file: OutputFile, signal: AbortSignal) => Promise<StoredOutput>;
+
+/** What a loader node reads: the family of content types its file input accepts. */
+export type MediaKind = 'image' | 'audio' | 'video';
+
+/**
+ * Fetches a media input (https:, s3:, gs: or data: URI), uploads it to ComfyUI's input folder in a
+ * subfolder of this TaskRun, and resolves to the value the loader must be given ("subfolder/name").
+ * Throws a FailureError: unavailable when the source may answer later, comfyui-invalid-input when not.
+ */
+export type PlaceInput = (source: string, input: { nodeId: string; input: string; media: MediaKind }, signal: AbortSignal) => Promise<string>;
+
 /** Fetches an output file from ComfyUI (GET /view) to a local path. */
 export type DownloadOutput = (file: OutputFile, destination: string, signal: AbortSignal) => Promise<void>;
 
@@ -62,6 +85,10 @@ export interface HandlerDeps {
   live?: LiveEvents;
   /** Present when outputs are fetched through /view instead of read from a shared folder. */
   download?: DownloadOutput;
+  /** Puts media inputs given as URLs or data: URIs into ComfyUI's input folder. */
+  placeInput?: PlaceInput;
+  /** Present when outputs go to object storage (after any download). */
+  store?: StoreOutput;
   /** The task's log output in LittleHorse, one line per call. */
   log: (line: string) => void;
   logger: StructuredLog;

@@ -63,6 +63,8 @@ export class LittleHorseConnections {
         'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs,
         // LittleHorse permits pings every ≥ 15 s even without calls (LHServerListener).
         'grpc.keepalive_permit_without_calls': 1,
+        // A task carries its input variables whole; grpc-js' 4 MiB default would break PollTask on a big one.
+        'grpc.max_receive_message_length': this.config.maxReceiveMessageLength,
       });
       client = this.factory.create(LittleHorseDefinition, channel);
       this.channels.set(address, channel);

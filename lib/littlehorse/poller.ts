@@ -2,6 +2,7 @@ import type { PollTaskRequest, ScheduledTask } from 'littlehorse-client/proto';
 import type { StructuredLog } from '../../functions/execute-comfyui-workflow/ports.js';
 import { backoffMs } from '../backoff.js';
 import type { LittleHorseConnections } from './connection.js';
+import { describePollError } from './stream-errors.js';
 
 export interface PolledTask {
   task: ScheduledTask;
@@ -17,7 +18,9 @@ export interface PollerOptions {
   taskNames: string[];
   workerId: string;
   workerVersion: string;
-  logger: StructuredLog;
+  logger: StructuredLog & { error(message: string, ...extra: Record<string, unknown>[]): void };
+  /** LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH, named when a task is too big to receive. */
+  maxReceiveMessageLength: number;
   onTask: (task: PolledTask) => void;
   /** RegisterTaskWorker period: 5 s is inside every server version's inactivity window (15 s before v0.16). */
   heartbeatMs?: number;
@@ -327,7 +330,9 @@ class PollStream {
   }
 
   private broken(error: Error): void {
-    this.options.logger.warn('PollTask stream broke; reconnecting', { taskName: this.taskName, address: this.address, error: error.message });
+    // A task too big for the receive limit breaks the stream too: that one is logged as an error, with the fix.
+    const entry = describePollError(error, this.options.maxReceiveMessageLength);
+    this.options.logger[entry.level](entry.message, { taskName: this.taskName, address: this.address, ...entry.fields });
     this.call?.abort();
     this.call = undefined;
     this.draining = false;
