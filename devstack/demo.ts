@@ -1,11 +1,15 @@
 /**
  * `npm run demo`: the whole worker on simulators. Starts the LittleHorse and ComfyUI doubles on
- * loopback, runs the built dist/runner.js against them with the shipped templates, registers a WfSpec
- * that calls the text-to-image template with typed variables, runs it, prints what the worker
- * reported, and stops everything.
+ * loopback, runs the built dist/runner.js against them with the shipped templates (readable log lines,
+ * prefixed `worker |`), registers a WfSpec that calls the text-to-image template with typed variables,
+ * runs it, prints what the worker reported, and stops everything but the output folder, which it
+ * keeps and names.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { LHStatus, VariableType } from 'littlehorse-client/proto';
 import { parseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
@@ -16,21 +20,31 @@ import { typedOneTaskWfSpec } from './littlehorse/one-task-wf-spec.js';
 const TASK_DEF = 'comfyui-text-to-image';
 const bundle = path.resolve(import.meta.dirname, '../dist/runner.js');
 const templates = path.resolve(import.meta.dirname, '../templates');
+const outputDir = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-demo-'));
 
 const lh = await startFakeLittleHorse();
-const comfy = await startFakeComfy({ runTimeMs: 1_500, steps: 20 });
-console.log(`simulated LittleHorse on ${lh.host}:${lh.port}, simulated ComfyUI on ${comfy.url}`);
+const comfy = await startFakeComfy({ runTimeMs: 1_500, steps: 20, outputDir });
+console.log(`simulated LittleHorse on ${lh.host}:${lh.port}, simulated ComfyUI on ${comfy.url}, output folder ${outputDir}\n`);
 
 const env = {
   COMFYUI_BASE_URL: comfy.url,
-  COMFYUI_OUTPUT_DIR: comfy.outputDir,
+  COMFYUI_OUTPUT_DIR: outputDir,
   COMFYUI_TEMPLATES_DIR: templates,
   LHW_TASK_NAME: 'execute-comfyui-workflow',
   LHC_API_HOST: lh.host,
   LHC_API_PORT: String(lh.port),
+  LOG_FORMAT: 'pretty',
 };
-const worker = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-worker.stdout.on('data', (chunk: Buffer) => process.stdout.write(`  worker | ${chunk.toString().trimEnd().replaceAll('\n', '\n  worker | ')}\n`));
+const worker = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+let workerOutput = '';
+const prefixed = (from: Readable, to: NodeJS.WriteStream) =>
+  from.on('data', (chunk: Buffer) => {
+    workerOutput += chunk.toString();
+    to.write(`  worker | ${chunk.toString().trimEnd().replaceAll('\n', '\n  worker | ')}\n`);
+  });
+prefixed(worker.stdout, process.stdout);
+prefixed(worker.stderr, process.stderr);
+// The WfSpec author's own LittleHorse client.
 const parsed = parseConfig(env);
 if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
 const connections = new LittleHorseConnections(parsed.config.littlehorse);
@@ -40,7 +54,6 @@ try {
   await waitFor(() => lh.taskDefs().some((t) => t.id?.name === TASK_DEF) && lh.stats.pollRequests > 0, 15_000);
   const taskDef = lh.taskDefs().find((t) => t.id?.name === TASK_DEF)!;
   console.log(`\nTaskDef ${TASK_DEF}(${taskDef.inputVars.map((v) => `${v.name}: ${v.typeDef?.type}`).join(', ')}) → ${taskDef.returnType?.returnType?.type}, from templates/text-to-image.json`);
-
   const variables = [
     { name: 'prompt', type: VariableType.STR, required: true },
     { name: 'negative_prompt', type: VariableType.STR },
@@ -51,16 +64,16 @@ try {
     { name: 'sampler', type: VariableType.STR },
   ];
   await client.putWfSpec(typedOneTaskWfSpec('poster', TASK_DEF, variables, { timeoutSeconds: 60, retries: 1 }));
-  console.log('WfSpec poster: ENTRYPOINT → comfyui-text-to-image(prompt, negative_prompt, seed, width, height, steps, sampler) → EXIT');
-  console.log('running it with prompt="a lighthouse on a cliff at dawn", width=768, steps=30 (the other variables unset: template defaults, seed derived)');
-  let wfRun = await client.runWf({
-    wfSpecName: 'poster',
-    variables: { prompt: { str: 'a lighthouse on a cliff at dawn' }, width: { int: 768 }, steps: { int: 30 } },
-  });
+  console.log(`WfSpec poster: ENTRYPOINT → ${TASK_DEF}(${variables.map((v) => v.name).join(', ')}) → EXIT`);
+  console.log('running it with prompt="a lighthouse on a cliff at dawn", width=768, steps=30 (the other variables unset: the template\'s defaults, a seed derived from the TaskRun)\n');
+  let wfRun = await client.runWf({ wfSpecName: 'poster', variables: { prompt: { str: 'a lighthouse on a cliff at dawn' }, width: { int: 768 }, steps: { int: 30 } } });
   for (const until = Date.now() + 30_000; wfRun.status === LHStatus.RUNNING && Date.now() < until; ) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     wfRun = await client.getWfRun(wfRun.id!);
   }
+  // LittleHorse has the report a moment before the worker has the answer: stopping the worker in
+  // between would show it stopping with a task in hand. Its own line says when it is done.
+  await waitFor(() => workerOutput.includes('task reported'), 5_000).catch(() => undefined);
   const taskRun = lh.taskRuns().find((run) => run.taskDefName === TASK_DEF);
   const attempt = taskRun?.attempts.at(-1);
   console.log(`\nWfRun ${wfRun.id?.id}: ${wfRun.status}; TaskRun ${taskRun?.status}`);
@@ -72,11 +85,13 @@ try {
   console.error(`demo failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
+  console.log('\nstopping the worker (SIGTERM)\n');
   connections.close();
   worker.kill('SIGTERM');
   await new Promise((resolve) => worker.once('exit', resolve));
   await lh.stop();
   await comfy.stop();
+  console.log(`\nthe output files are kept in ${outputDir} (the simulated ComfyUI writes small placeholder images); remove it with: rm -r ${outputDir}`);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {

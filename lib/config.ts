@@ -1,116 +1,246 @@
 import { randomUUID } from 'node:crypto';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { type MediaInputConfig, mediaInputConfig, mediaInputEnv } from './media/media-config.js';
+import { choice, count, filePath, flag, httpUrl, optionalChoice, optionalSeconds, optionalText, required, seconds, stated } from './env-rules.js';
+import { STOP_AND_REPORT_MS } from './shutdown-clock.js';
 import type { S3Connection } from './storage/s3-client.js';
 import { outputStoreConfig, outputStoreEnv, type OutputStoreConfig, s3Connection, s3Env } from './storage/store-config.js';
 
-/** Every environment variable the worker reads, with its rule and default: the one source of truth. */
-const seconds = (fallback: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'expects a whole number of seconds (0 or more)')
-    .default(String(fallback))
-    .transform(Number);
-
-const optionalSeconds = z
-  .string()
-  .trim()
-  .regex(/^\d+$/, 'expects a whole number of seconds (0 or more)')
-  .transform(Number)
-  .optional();
-
-const count = (fallback: number) =>
-  z.string().trim().regex(/^\d+$/, 'expects a whole number (0 or more)').default(String(fallback)).transform(Number);
-
-const flag = (fallback: boolean) =>
-  z.stringbool({ error: 'expects true or false' }).default(fallback);
-
-const nonEmpty = (what: string) => z.string({ error: `is required: ${what}` }).trim().min(1, `is required: ${what}`);
-const optionalText = z.string().trim().min(1).optional().catch(undefined);
-
+/**
+ * Every environment variable the worker reads, with its rule and default: the one source of truth.
+ * Each builder (./env-rules.ts) states its rule in the words of the README's table, which a test
+ * keeps in step; a variable whose value must never be echoed carries `secret`.
+ */
 export const envSchema = z.object({
   // ComfyUI
-  COMFYUI_BASE_URL: z
-    .string({ error: 'is required: the base URL of the ComfyUI server, e.g. http://127.0.0.1:8188' })
-    .trim()
-    .pipe(z.url({ protocol: /^https?$/, error: 'expects an http(s) URL, e.g. http://127.0.0.1:8188' })),
-  COMFYUI_OUTPUT_DIR: nonEmpty("the folder where ComfyUI's output files are (or are to be downloaded)"),
-  COMFYUI_POLL_INTERVAL_SEC: seconds(2),
-  COMFYUI_HISTORY_TIMEOUT_SEC: seconds(600),
-  COMFYUI_HTTP_TIMEOUT_SEC: seconds(30),
+  COMFYUI_BASE_URL: stated(
+    required('the base URL of the ComfyUI server, e.g. http://127.0.0.1:8188').pipe(httpUrl('http://127.0.0.1:8188')),
+    'an `http://` or `https://` URL',
+  ),
+  COMFYUI_OUTPUT_DIR: stated(
+    required("the folder where ComfyUI's output files are (or are to be downloaded)"),
+    'an existing folder, checked at start; with downloads, created if missing and must be writable',
+  ),
+  COMFYUI_POLL_INTERVAL_SEC: seconds(2, 1),
+  COMFYUI_HISTORY_TIMEOUT_SEC: seconds(600, 1),
+  COMFYUI_HTTP_TIMEOUT_SEC: seconds(30, 1),
   COMFYUI_HTTP_RETRIES: count(3),
   COMFYUI_LIVE_EVENTS: flag(true),
-  COMFYUI_WATCHDOG_INTERVAL_SEC: seconds(15),
+  COMFYUI_WATCHDOG_INTERVAL_SEC: seconds(15, 1),
   COMFYUI_START_TIMEOUT_SEC: seconds(120),
   COMFYUI_DOWNLOAD_OUTPUTS: flag(false),
-  COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3),
+  COMFYUI_DOWNLOAD_MAX_BYTES: count(2 * 1024 ** 3, 1, 'bytes'),
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
-  COMFYUI_TEMPLATES_DIR: optionalText,
+  COMFYUI_ALLOW_PARTIAL: flag(false),
+  COMFYUI_OUTPUT_PER_TASK: flag(false),
+  COMFYUI_TEMPLATES_DIR: stated(optionalText, 'a folder of `*.json` templates, read at start'),
   ...s3Env,
   ...outputStoreEnv,
   ...mediaInputEnv,
   // Worker
-  LHW_TASK_NAME: nonEmpty('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
-    /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,
-    'expects letters, digits and inner hyphens (LittleHorse names are hostname-like)',
+  // LittleHorse refuses any other name with INVALID_ARGUMENT (`LHUtil.isValidLHName`, used by `PutTaskDefRequestModel`).
+  LHW_TASK_NAME: stated(
+    required('the TaskDef name this worker serves, e.g. execute-comfyui-workflow').regex(
+      /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/,
+      'expects letters, digits and inner hyphens (LittleHorse names are hostname-like), e.g. execute-comfyui-workflow',
+    ),
+    'letters, digits and inner hyphens (`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$`)',
   ),
-  LHW_TEMPLATE_PREFIX: z
-    .string()
-    .trim()
-    .regex(/^([A-Za-z0-9][-A-Za-z0-9]*)?$/, 'expects letters, digits and hyphens, starting with a letter or digit (it begins TaskDef names)')
-    .default('comfyui-'),
-  LHW_NUM_WORKER_THREADS: z
-    .string()
-    .trim()
-    .default('1')
-    .refine((v) => v === '1', 'must be 1: ComfyUI runs one prompt at a time; run more worker processes (one per ComfyUI) to scale')
-    .transform(Number),
-  LHW_TASK_WORKER_ID: z.string().trim().min(1).optional().catch(undefined),
-  LHW_TASK_WORKER_VERSION: z.string().trim().default(''),
-  LHW_RUN_MODE: z.enum(['service', 'job'], { error: 'expects service or job' }).default('service'),
+  LHW_TEMPLATE_PREFIX: stated(
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][-A-Za-z0-9]*$/, 'expects letters, digits and hyphens, starting with a letter or digit (it begins TaskDef names), e.g. comfyui-')
+      .default('comfyui-'),
+    'letters, digits and hyphens, starting with a letter or digit',
+  ),
+  LHW_NUM_WORKER_THREADS: stated(
+    z
+      .string()
+      .trim()
+      .default('1')
+      .refine((v) => v === '1', 'must be 1: ComfyUI runs one prompt at a time; run more worker processes (one per ComfyUI) to scale')
+      .transform(Number),
+    '`1`',
+  ),
+  LHW_TASK_WORKER_ID: stated(optionalText, 'any text'),
+  LHW_TASK_WORKER_VERSION: stated(z.string().trim().default(''), 'any text'),
+  LHW_RUN_MODE: choice(['service', 'job'], 'service'),
   LHW_IDLE_EXIT_SEC: seconds(60),
   LHW_MAX_TASKS: count(0),
-  LHW_MAX_RUNTIME_SEC: optionalSeconds,
+  LHW_MAX_RUNTIME_SEC: optionalSeconds(1),
   LHW_SHUTDOWN_GRACE_SEC: seconds(8),
   LHW_TIMEOUT_MARGIN_SEC: seconds(5),
-  LOG_LEVEL: z
-    .enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'expects DEBUG, INFO, WARN or ERROR' })
-    .default('INFO'),
+  COMFYUI_WORKER_METRICS: choice(['off', 'emf'], 'off'),
+  COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: seconds(0),
+  LOG_LEVEL: choice(['DEBUG', 'INFO', 'WARN', 'ERROR'], 'INFO'),
+  LOG_FORMAT: optionalChoice(['json', 'pretty']),
   // LittleHorse connection (LittleHorse's own names and defaults)
-  LHC_API_HOST: z.string().trim().min(1).default('localhost'),
-  LHC_API_PORT: z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'expects a port number')
-    .default('2023')
-    .transform(Number)
-    .refine((p) => p > 0 && p < 65536, 'expects a port number between 1 and 65535'),
-  LHC_API_PROTOCOL: z.enum(['PLAINTEXT', 'TLS'], { error: 'expects PLAINTEXT or TLS' }).default('PLAINTEXT'),
-  LHC_TENANT_ID: z.string().trim().min(1).default('default'),
-  LHC_CA_CERT: optionalText,
-  LHC_CLIENT_CERT: optionalText,
-  LHC_CLIENT_KEY: optionalText,
-  LHC_OAUTH_CLIENT_ID: optionalText,
-  LHC_OAUTH_CLIENT_SECRET: optionalText,
-  LHC_OAUTH_ACCESS_TOKEN_URL: z.url({ protocol: /^https?$/, error: 'expects an http(s) URL' }).optional(),
-  LHC_GRPC_KEEPALIVE_TIME_MS: count(45_000),
-  LHC_GRPC_KEEPALIVE_TIMEOUT_MS: count(5_000),
+  LHC_API_HOST: stated(z.string().trim().min(1).default('localhost'), 'a host name or IP address'),
+  LHC_API_PORT: stated(
+    z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'expects a port number between 1 and 65535')
+      .default('2023')
+      .transform(Number)
+      .refine((p) => p > 0 && p < 65536, 'expects a port number between 1 and 65535'),
+    '1–65535',
+  ),
+  LHC_API_PROTOCOL: choice(['PLAINTEXT', 'TLS'], 'PLAINTEXT'),
+  LHC_TENANT_ID: stated(z.string().trim().min(1).default('default'), 'any text'),
+  LHC_CA_CERT: filePath('a PEM file, read at start'),
+  LHC_CLIENT_CERT: filePath('a PEM file, read at start'),
+  LHC_CLIENT_KEY: filePath('a PEM file, read at start'),
+  LHC_OAUTH_CLIENT_ID: stated(optionalText, 'any text', true),
+  LHC_OAUTH_CLIENT_SECRET: stated(optionalText, 'any text', true),
+  LHC_OAUTH_ACCESS_TOKEN_URL: stated(httpUrl('https://auth.example.com/token').optional(), 'an `http://` or `https://` URL'),
+  LHC_GRPC_KEEPALIVE_TIME_MS: count(45_000, 0, 'ms'),
+  LHC_GRPC_KEEPALIVE_TIMEOUT_MS: count(5_000, 0, 'ms'),
   LHC_GRPC_RESOURCE_EXHAUSTED_RETRY: flag(true),
   // grpc-js refuses messages over 4 MiB unless told otherwise. LittleHorse (LHServerListener) keeps
   // grpc-java's 4 MiB per request it receives but sends without a limit, and a task carries all its
   // input variables: 64 MiB leaves room, as the SDKs' variable of this name allows.
-  LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH: z
-    .string()
-    .trim()
-    .regex(/^(-1|\d+)$/, 'expects a number of bytes, or -1 for no limit')
-    .default(String(64 * 1024 ** 2))
-    .transform(Number)
-    .refine((n) => n !== 0, 'expects a number of bytes above 0, or -1 for no limit'),
+  LHC_GRPC_MAX_RECEIVE_MESSAGE_LENGTH: stated(
+    z
+      .string()
+      .trim()
+      .regex(/^(-1|\d+)$/, 'expects a number of bytes, or -1 for no limit')
+      .default(String(64 * 1024 ** 2))
+      .transform(Number)
+      .refine((n) => n !== 0, 'expects a number of bytes above 0, or -1 for no limit'),
+    'bytes ≥ 1, or `-1` for no limit',
+  ),
 });
 
 export type EnvName = keyof typeof envSchema.shape;
 export const ENV_NAMES = Object.keys(envSchema.shape) as EnvName[];
+type Env = z.infer<typeof envSchema>;
+
+/** Job mode: what the worker needs after LHW_SHUTDOWN_GRACE_SEC to stop the task in hand and report it. */
+const STOP_AND_REPORT_SEC = STOP_AND_REPORT_MS / 1000;
+
+/** A rule between variables. It runs once every variable it reads has parsed, so its problem joins theirs. */
+interface Relation {
+  reads: EnvName[];
+  /** What the README's table says about it, in the row of each variable named. */
+  stated: Partial<Record<EnvName, string>>;
+  problem(e: Env): string | undefined;
+}
+
+const CERTIFICATES = ['LHC_CA_CERT', 'LHC_CLIENT_CERT', 'LHC_CLIENT_KEY'] as const;
+const OAUTH = ['LHC_OAUTH_CLIENT_ID', 'LHC_OAUTH_CLIENT_SECRET', 'LHC_OAUTH_ACCESS_TOKEN_URL'] as const;
+const MAX_IN_JOB = ['LHW_MAX_TASKS', 'LHW_MAX_RUNTIME_SEC'] as const;
+const each = (names: readonly EnvName[], text: string) => Object.fromEntries(names.map((name) => [name, text]));
+
+const relations: Relation[] = [
+  {
+    reads: ['COMFYUI_WORKER_BACKLOG_INTERVAL_SEC', 'COMFYUI_WORKER_METRICS'],
+    stated: { COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: 'only with `COMFYUI_WORKER_METRICS=emf`' },
+    problem: (e) =>
+      e.COMFYUI_WORKER_BACKLOG_INTERVAL_SEC > 0 && e.COMFYUI_WORKER_METRICS === 'off'
+        ? `COMFYUI_WORKER_BACKLOG_INTERVAL_SEC=${e.COMFYUI_WORKER_BACKLOG_INTERVAL_SEC} publishes a metric: set COMFYUI_WORKER_METRICS=emf too, or unset it`
+        : undefined,
+  },
+  {
+    reads: ['LHC_CLIENT_CERT', 'LHC_CLIENT_KEY'],
+    stated: { LHC_CLIENT_CERT: 'with `LHC_CLIENT_KEY`', LHC_CLIENT_KEY: 'with `LHC_CLIENT_CERT`' },
+    problem: (e) =>
+      Boolean(e.LHC_CLIENT_CERT) !== Boolean(e.LHC_CLIENT_KEY)
+        ? `${e.LHC_CLIENT_CERT ? 'LHC_CLIENT_CERT is set without LHC_CLIENT_KEY' : 'LHC_CLIENT_KEY is set without LHC_CLIENT_CERT'}: set both (mutual TLS) or neither`
+        : undefined,
+  },
+  {
+    reads: [...CERTIFICATES, 'LHC_API_PROTOCOL'],
+    stated: each(CERTIFICATES, 'only with `LHC_API_PROTOCOL=TLS`'),
+    problem: (e) => {
+      const set = CERTIFICATES.filter((name) => e[name]);
+      return set.length > 0 && e.LHC_API_PROTOCOL !== 'TLS'
+        ? `${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set but LHC_API_PROTOCOL=${e.LHC_API_PROTOCOL}: certificates are used only with TLS; set LHC_API_PROTOCOL=TLS or unset ${set.join(', ')}`
+        : undefined;
+    },
+  },
+  {
+    reads: [...OAUTH],
+    stated: each(OAUTH, 'all three OAuth variables or none'),
+    problem: (e) => {
+      const set = OAUTH.filter((name) => e[name]);
+      return set.length > 0 && set.length < OAUTH.length
+        ? `${OAUTH.join(', ')} go together: only ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set; set all three or none`
+        : undefined;
+    },
+  },
+  {
+    reads: [...MAX_IN_JOB, 'LHW_RUN_MODE'],
+    stated: each(MAX_IN_JOB, 'only with `LHW_RUN_MODE=job`'),
+    problem: (e) => {
+      const set = [...(e.LHW_MAX_TASKS > 0 ? [`LHW_MAX_TASKS=${e.LHW_MAX_TASKS}`] : []), ...(e.LHW_MAX_RUNTIME_SEC !== undefined ? [`LHW_MAX_RUNTIME_SEC=${e.LHW_MAX_RUNTIME_SEC}`] : [])];
+      return e.LHW_RUN_MODE !== 'job' && set.length > 0
+        ? `${set.join(' and ')} apply only to LHW_RUN_MODE=job (it is ${e.LHW_RUN_MODE}): set the mode or unset them`
+        : undefined;
+    },
+  },
+  {
+    reads: ['LHW_MAX_RUNTIME_SEC', 'LHW_SHUTDOWN_GRACE_SEC', 'LHW_RUN_MODE'],
+    stated: { LHW_MAX_RUNTIME_SEC: `more than \`LHW_SHUTDOWN_GRACE_SEC\` + ${STOP_AND_REPORT_SEC}` },
+    problem: (e) => {
+      const least = e.LHW_SHUTDOWN_GRACE_SEC + STOP_AND_REPORT_SEC;
+      return e.LHW_RUN_MODE === 'job' && e.LHW_MAX_RUNTIME_SEC !== undefined && e.LHW_MAX_RUNTIME_SEC <= least
+        ? `LHW_MAX_RUNTIME_SEC=${e.LHW_MAX_RUNTIME_SEC} leaves no time to work: the worker stops taking tasks LHW_SHUTDOWN_GRACE_SEC=${e.LHW_SHUTDOWN_GRACE_SEC} + ${STOP_AND_REPORT_SEC} s before the end; set it above ${least}, or lower the grace period`
+        : undefined;
+    },
+  },
+];
+
+/** The rules the README's table states for a variable: its own, then those it shares with others. */
+export function statedRules(name: EnvName): string[] {
+  const own = envSchema.shape[name].meta()?.rule;
+  return [...(typeof own === 'string' ? [own] : []), ...relations.flatMap((r) => r.stated[name] ?? [])];
+}
+
+const isSecret = (name: EnvName) => envSchema.shape[name].meta()?.secret === true;
+
+/** Files the configuration names, read or checked once at start. Each method throws with the reason. */
+export interface StartFiles {
+  /** The bytes of a PEM file. */
+  pem(path: string): Buffer;
+  /** Makes sure a folder is there (creating it when asked) and, when asked, that this process can write to it. */
+  folder(path: string, options: { create: boolean; writable: boolean }): void;
+}
+
+export const localFiles: StartFiles = {
+  pem: (path) =>
+    plainly(() => {
+      const bytes = readFileSync(path);
+      if (!bytes.includes('-----BEGIN ')) throw new Error('not a PEM file (no "-----BEGIN" line)');
+      return bytes;
+    }),
+  folder: (path, { create, writable }) =>
+    plainly(() => {
+      if (create) mkdirSync(path, { recursive: true });
+      if (!statSync(path).isDirectory()) throw new Error('not a folder');
+      if (writable) accessSync(path, constants.W_OK);
+    }),
+};
+
+/** File-system errors in a few words ("does not exist") rather than Node's "ENOENT: …, stat '/x'". */
+function plainly<T>(action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    const words: Record<string, string> = {
+      ENOENT: 'does not exist',
+      EACCES: `permission denied for this process (uid ${process.getuid?.() ?? '?'})`,
+      EPERM: `permission denied for this process (uid ${process.getuid?.() ?? '?'})`,
+      EISDIR: 'is a folder, not a file',
+      ENOTDIR: 'a part of the path is not a folder',
+      EROFS: 'read-only file system',
+    };
+    const code = (error as NodeJS.ErrnoException).code;
+    throw code && words[code] ? new Error(words[code]) : error;
+  }
+}
 
 export interface ComfyConfig {
   baseUrl: string;
@@ -125,6 +255,8 @@ export interface ComfyConfig {
   downloadOutputs: boolean;
   downloadMaxBytes: number;
   includeTempOutputs: boolean;
+  allowPartial: boolean;
+  outputPerTask: boolean;
 }
 
 export interface TemplatesConfig {
@@ -146,6 +278,14 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   timeoutMarginMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Unset: pretty on a terminal, JSON otherwise. */
+  logFormat: 'json' | 'pretty' | undefined;
+}
+
+export interface MetricsConfig {
+  format: 'off' | 'emf';
+  /** How often this worker publishes the LittleHorse backlog; 0 means never. */
+  backlogIntervalMs: number;
 }
 
 export interface LittleHorseConfig {
@@ -153,9 +293,8 @@ export interface LittleHorseConfig {
   port: number;
   protocol: 'PLAINTEXT' | 'TLS';
   tenantId: string;
-  caCertPath: string | undefined;
-  clientCertPath: string | undefined;
-  clientKeyPath: string | undefined;
+  /** The PEM files' contents, read at start (TLS only). */
+  certificates: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   oauth: { clientId: string; clientSecret: string; tokenUrl: string } | undefined;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -174,27 +313,63 @@ export interface Config {
   outputStore: OutputStoreConfig | undefined;
   mediaInputs: MediaInputConfig;
   s3: S3Connection;
+  metrics: MetricsConfig;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 const ms = (sec: number) => sec * 1000;
 
-/** Parses the environment once; reports every problem at once, each naming its variable. */
-export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
-  // An empty variable is treated as unset, as shells and manifests often leave `FOO=`.
-  const present = Object.fromEntries(
-    ENV_NAMES.map((name) => [name, env[name]?.trim() === '' ? undefined : env[name]]),
-  );
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`),
-    };
+/** How a value read appears in a message: quoted when it has spaces, cut when long, hidden when secret. */
+function shown(name: EnvName, value: string): string {
+  if (isSecret(name)) return ' (value hidden)';
+  const cut = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  return `=${/^[\w.:/@+,~%-]*$/.test(cut) ? cut : JSON.stringify(cut)}`;
+}
+
+/**
+ * Parses the environment once and reads the files it names; reports every problem at once (each
+ * variable, each rule between variables, each file), each naming its variable and the value read.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv, files: StartFiles = localFiles): ConfigResult {
+  const problems: string[] = [];
+  const values: Partial<Record<EnvName, unknown>> = {};
+  for (const name of ENV_NAMES) {
+    // An empty variable is treated as unset, as shells and manifests often leave `FOO=`.
+    const raw = env[name]?.trim() === '' ? undefined : env[name];
+    const parsed = envSchema.shape[name].safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else for (const issue of parsed.error.issues) problems.push(raw === undefined ? `${name} ${issue.message}` : `${name}${shown(name, raw)}: ${issue.message}`);
   }
-  const e = parsed.data;
-  const problems = crossFieldProblems(e);
+  const e = values as Env;
+  for (const relation of relations) {
+    if (!relation.reads.every((name) => name in values)) continue;
+    const problem = relation.problem(e);
+    if (problem) problems.push(problem);
+  }
+  const read = (name: (typeof CERTIFICATES)[number]): Buffer | undefined => {
+    const path = e[name];
+    // Read unless the connection is PLAINTEXT (a misspelt protocol too: the certificate's problem joins it).
+    if (!path || e.LHC_API_PROTOCOL === 'PLAINTEXT') return undefined;
+    try {
+      return files.pem(path);
+    } catch (error) {
+      problems.push(`${name}=${path}: cannot read it (${(error as Error).message})`);
+      return undefined;
+    }
+  };
+  const certificates = { ca: read('LHC_CA_CERT'), cert: read('LHC_CLIENT_CERT'), key: read('LHC_CLIENT_KEY') };
+  if (e.COMFYUI_OUTPUT_DIR && 'COMFYUI_DOWNLOAD_OUTPUTS' in values) {
+    const downloading = e.COMFYUI_DOWNLOAD_OUTPUTS;
+    try {
+      files.folder(e.COMFYUI_OUTPUT_DIR, { create: downloading, writable: downloading });
+    } catch (error) {
+      problems.push(
+        `COMFYUI_OUTPUT_DIR=${e.COMFYUI_OUTPUT_DIR}: ${(error as Error).message}` +
+          (downloading ? ' (with COMFYUI_DOWNLOAD_OUTPUTS=true the worker writes downloads there)' : " (it should be ComfyUI's output folder as this machine sees it)"),
+      );
+    }
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const oauth =
@@ -217,6 +392,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         downloadOutputs: e.COMFYUI_DOWNLOAD_OUTPUTS,
         downloadMaxBytes: e.COMFYUI_DOWNLOAD_MAX_BYTES,
         includeTempOutputs: e.COMFYUI_INCLUDE_TEMP_OUTPUTS,
+        allowPartial: e.COMFYUI_ALLOW_PARTIAL,
+        outputPerTask: e.COMFYUI_OUTPUT_PER_TASK,
       },
       templates: { dir: e.COMFYUI_TEMPLATES_DIR, prefix: e.LHW_TEMPLATE_PREFIX },
       worker: {
@@ -230,15 +407,14 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
         shutdownGraceMs: ms(e.LHW_SHUTDOWN_GRACE_SEC),
         timeoutMarginMs: ms(e.LHW_TIMEOUT_MARGIN_SEC),
         logLevel: e.LOG_LEVEL,
+        logFormat: e.LOG_FORMAT,
       },
       littlehorse: {
         host: e.LHC_API_HOST,
         port: e.LHC_API_PORT,
         protocol: e.LHC_API_PROTOCOL,
         tenantId: e.LHC_TENANT_ID,
-        caCertPath: e.LHC_CA_CERT,
-        clientCertPath: e.LHC_CLIENT_CERT,
-        clientKeyPath: e.LHC_CLIENT_KEY,
+        certificates,
         oauth,
         keepaliveTimeMs: e.LHC_GRPC_KEEPALIVE_TIME_MS,
         keepaliveTimeoutMs: e.LHC_GRPC_KEEPALIVE_TIMEOUT_MS,
@@ -248,26 +424,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): ConfigResult {
       outputStore: outputStoreConfig(e),
       mediaInputs: mediaInputConfig(e),
       s3: s3Connection(e),
+      metrics: { format: e.COMFYUI_WORKER_METRICS, backlogIntervalMs: ms(e.COMFYUI_WORKER_BACKLOG_INTERVAL_SEC) },
     },
   };
-}
-
-function crossFieldProblems(e: z.infer<typeof envSchema>): string[] {
-  const problems: string[] = [];
-  if (Boolean(e.LHC_CLIENT_CERT) !== Boolean(e.LHC_CLIENT_KEY)) {
-    problems.push('LHC_CLIENT_CERT and LHC_CLIENT_KEY go together: set both (mutual TLS) or neither');
-  }
-  if ((e.LHC_CLIENT_CERT || e.LHC_CA_CERT) && e.LHC_API_PROTOCOL !== 'TLS') {
-    problems.push('LHC_CA_CERT / LHC_CLIENT_CERT need LHC_API_PROTOCOL=TLS');
-  }
-  const oauthSet = [e.LHC_OAUTH_CLIENT_ID, e.LHC_OAUTH_CLIENT_SECRET, e.LHC_OAUTH_ACCESS_TOKEN_URL].filter(Boolean).length;
-  if (oauthSet > 0 && oauthSet < 3) {
-    problems.push(
-      'LHC_OAUTH_CLIENT_ID, LHC_OAUTH_CLIENT_SECRET and LHC_OAUTH_ACCESS_TOKEN_URL go together: set all three or none',
-    );
-  }
-  if (e.LHW_RUN_MODE === 'service' && (e.LHW_MAX_TASKS > 0 || e.LHW_MAX_RUNTIME_SEC !== undefined)) {
-    problems.push('LHW_MAX_TASKS and LHW_MAX_RUNTIME_SEC apply only to LHW_RUN_MODE=job: set the mode or unset them');
-  }
-  return problems;
 }

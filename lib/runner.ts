@@ -1,23 +1,28 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { ClientError } from 'nice-grpc';
 import { TaskStatus, LHErrorType } from 'littlehorse-client/proto';
 import type { Config } from './config.js';
 import { ExitCode } from './exit-codes.js';
 import type { ComfyClient } from './comfyui/client.js';
 import type { LiveSocket } from './comfyui/live-socket.js';
 import type { DownloadOutput } from '../functions/execute-comfyui-workflow/ports.js';
-import { waitUntilReady } from './comfyui/readiness.js';
-import { backoffMs, sleep } from './backoff.js';
+import { comfyDependency } from './comfyui/readiness.js';
+import { sleep } from './backoff.js';
 import type { LittleHorseConnections } from './littlehorse/connection.js';
 import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
 import { deliverReport } from './littlehorse/report.js';
-import { ensureTaskDef, TaskDefMismatch } from './littlehorse/task-def.js';
+import { littleHorseDependency } from './littlehorse/readiness.js';
+import { ensureTaskDef } from './littlehorse/task-def.js';
 import type { InputPlacer } from './media/input-placer.js';
 import type { OutputStore } from './storage/s3-output-store.js';
+import { type StartupResult, waitForDependencies } from './startup.js';
 import { executeTask, type RunningTask } from './task-execution.js';
-import { ShutdownClock } from './shutdown-clock.js';
+import { ShutdownClock, STOP_AND_REPORT_MS } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
+import { waitForInterruptedPrompt } from './comfyui/interrupted-prompt.js';
+import { backlogGauge } from './littlehorse/backlog.js';
+import { publishBacklog } from './metrics/backlog-publisher.js';
+import type { TaskMetrics } from './metrics/task-metrics.js';
 import { checkTemplatesOnComfy } from './templates/check-on-comfy.js';
 import type { ServedTemplates } from './templates/load.js';
 import { ensureTemplateTaskDefs } from './templates/task-defs.js';
@@ -31,12 +36,13 @@ export interface RunnerDeps {
   store?: OutputStore;
   inputs?: InputPlacer;
   logger: Logger;
+  metrics: TaskMetrics;
   /** Read from COMFYUI_TEMPLATES_DIR at start; checked against ComfyUI before any task is taken. */
   templates: ServedTemplates;
 }
 
-/** How long start-up keeps retrying LittleHorse before giving up with exit code 3. */
-const LITTLEHORSE_START_BUDGET_MS = 30_000;
+/** While start-up keeps failing the same way, how often to say so again. */
+const STARTUP_REPORT_EVERY_MS = 10_000;
 
 /**
  * The long-poll runner: waits for ComfyUI, makes sure the TaskDef exists, polls LittleHorse, runs one
@@ -51,11 +57,13 @@ export class Runner {
   private poller: TaskPoller | undefined;
   private health: ComfyHealth | undefined;
   private pollerStopped: Promise<void> = Promise.resolve();
+  private stopBacklog: () => void = () => {};
   private readonly shutdownClock: ShutdownClock;
   private readonly timeouts: TaskTimeouts;
   private tasksDone = 0;
-  /** The templates as checked against this ComfyUI (input bounds narrowed to its own). */
-  private templates: ServedTemplates = new Map();
+  private taskDefEnsured = false;
+  /** The templates served; once checked against this ComfyUI, with their input bounds narrowed to its own. */
+  private templates: ServedTemplates;
   /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
   private undelivered = 0;
   private crashed = false;
@@ -65,6 +73,7 @@ export class Runner {
   constructor(private readonly deps: RunnerDeps) {
     this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
     this.timeouts = new TaskTimeouts(() => deps.connections.bootstrap(), deps.logger);
+    this.templates = deps.templates;
   }
 
   get stopping(): boolean {
@@ -74,35 +83,28 @@ export class Runner {
   async run(): Promise<ExitCode> {
     const { config, comfy, logger, live } = this.deps;
     const startedAt = Date.now();
-    const ready = await waitUntilReady({
-      probe: (signal) => comfy.systemStats(signal, { retries: 0 }),
-      timeoutMs: config.comfy.startTimeoutMs,
+    const started = await this.startUp();
+    if (!started.ready || this.stopping) {
+      // Stopped during start-up (no exit code of its own: 0), or a dependency failed.
+      await this.poller?.stop();
+      return started.ready ? ExitCode.OK : (started.exitCode ?? ExitCode.OK);
+    }
+    const refused = await this.checkTemplates();
+    if (refused !== undefined || this.stopping) {
+      await this.poller?.stop();
+      return refused ?? ExitCode.OK;
+    }
+    this.health = new ComfyHealth({
+      comfy,
+      live,
       logger,
-      what: `ComfyUI at ${config.comfy.baseUrl} (GET /system_stats)`,
-      signal: this.stopController.signal,
+      onChange: (healthy) => {
+        this.deps.metrics.comfyUiUp(healthy);
+        this.updateWanting();
+      },
     });
-    if (this.stopping) return ExitCode.OK;
-    if (!ready) {
-      logger.error(`ComfyUI at ${config.comfy.baseUrl} did not answer within COMFYUI_START_TIMEOUT_SEC=${config.comfy.startTimeoutMs / 1000}`);
-      return ExitCode.COMFYUI_NOT_READY;
-    }
-    const checked = await checkTemplatesOnComfy(this.deps.templates, comfy, this.stopController.signal).catch((error: unknown) => error as Error);
-    if (this.stopping) return ExitCode.OK;
-    if (checked instanceof Error) {
-      logger.error(`could not read ComfyUI's node catalogue (GET /object_info) to check the templates: ${checked.message}`);
-      return ExitCode.COMFYUI_NOT_READY;
-    }
-    if (!checked.ok) {
-      for (const problem of checked.problems) logger.error(problem);
-      return ExitCode.TEMPLATE_REFUSED;
-    }
-    this.templates = checked.templates;
-    live?.start();
-    this.health = new ComfyHealth({ comfy, live, logger, onChange: () => this.updateWanting() });
-
-    const registered = await this.connectToLittleHorse();
-    if (registered !== ExitCode.OK) return registered;
-    this.warnAboutTimeouts();
+    this.deps.metrics.comfyUiUp(true);
+    this.publishBacklog();
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
     logger.info('worker ready', { taskName: config.worker.taskName, templates: [...this.templates.keys()], mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
@@ -125,16 +127,21 @@ export class Runner {
           historyTimeoutMs: config.comfy.historyTimeoutMs,
           watchdogIntervalMs: config.comfy.watchdogIntervalMs,
           includeTempOutputs: config.comfy.includeTempOutputs,
+          allowPartial: config.comfy.allowPartial,
+          outputPerTask: config.comfy.outputPerTask,
         },
         timeoutMarginMs: config.worker.timeoutMarginMs,
         comfyReady: (signal) => this.health!.ready(signal),
         shutdown: this.shutdownClock,
-        templates: this.templates,
         timeouts: this.timeouts,
+        metrics: this.deps.metrics,
+        templates: this.templates,
       });
       // ComfyUI is free once the outcome is known: the report goes out beside the next task's start.
       this.trackReport(this.current.reported);
       const outcome = await this.current.outcome;
+      // Not free after an interrupt: ComfyUI finishes the running node first (issue 13).
+      if (!outcome.ok && outcome.interruptedPromptId) await waitForInterruptedPrompt(comfy, outcome.interruptedPromptId, { logger, signal: this.stopController.signal });
       this.current = undefined;
       if (!outcome.ok && outcome.failure.kind === 'unavailable') this.health.check();
       this.tasksDone++;
@@ -183,39 +190,69 @@ export class Runner {
     this.current?.controller.abort(new Error(`The worker hit an unexpected error (${detail}) and stopped this task; LittleHorse may retry it elsewhere.`));
   }
 
-  private async connectToLittleHorse(): Promise<ExitCode> {
-    const { config, connections, logger } = this.deps;
-    const giveUpAt = Date.now() + LITTLEHORSE_START_BUDGET_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await ensureTaskDef(connections.bootstrap(), config.worker.taskName, this.stopController.signal);
-        await ensureTemplateTaskDefs(connections.bootstrap(), this.templates, this.stopController.signal);
-        this.poller = new TaskPoller({
-          connections,
-          taskNames: [config.worker.taskName, ...this.templates.keys()],
-          maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
-          workerId: config.worker.workerId,
-          workerVersion: config.worker.workerVersion,
-          logger,
-          onTask: (task) => this.onTask(task),
-        });
-        await this.poller.start();
-        return ExitCode.OK;
-      } catch (error) {
-        if (this.stopping) return ExitCode.OK;
-        if (error instanceof TaskDefMismatch) {
-          logger.error(error.message);
-          return ExitCode.TASKDEF_MISMATCH;
-        }
-        const message = error instanceof ClientError ? `${error.code}: ${error.details}` : (error as Error).message;
-        if (Date.now() >= giveUpAt) {
-          logger.error(`could not reach LittleHorse at ${connections.bootstrapAddress}: ${message}; check LHC_API_HOST, LHC_API_PORT, LHC_API_PROTOCOL and credentials`);
-          return ExitCode.LITTLEHORSE_UNREACHABLE;
-        }
-        logger.warn('LittleHorse not reachable yet; retrying', { address: connections.bootstrapAddress, error: message });
-        await sleep(backoffMs(attempt, 200, 3_000), this.stopController.signal).catch(() => undefined);
-      }
+  /** ComfyUI and LittleHorse at once, so that one start says what is wrong with each. */
+  private startUp(): Promise<StartupResult> {
+    const { config, comfy, connections, logger, live } = this.deps;
+    return waitForDependencies(
+      [
+        comfyDependency({
+          baseUrl: config.comfy.baseUrl,
+          // The socket opens as soon as ComfyUI answers, not once LittleHorse does too: by the time the
+          // worker is ready it is connected, so a ComfyUI going away right after is noticed.
+          probe: async (signal) => {
+            await comfy.systemStats(signal, { retries: 0 });
+            live?.start();
+          },
+          timeoutMs: config.comfy.startTimeoutMs,
+        }),
+        littleHorseDependency({ config: config.littlehorse, address: connections.bootstrapAddress, attempt: (signal) => this.registerWithLittleHorse(signal) }),
+      ],
+      { logger, clock: { now: Date.now, sleep }, signal: this.stopController.signal, reportEveryMs: STARTUP_REPORT_EVERY_MS },
+    );
+  }
+
+  /**
+   * Every template checked against the ComfyUI it will run on (one GET /object_info), once both
+   * dependencies answer and before any task is asked for. Resolves the exit code when one cannot run.
+   */
+  private async checkTemplates(): Promise<ExitCode | undefined> {
+    const { comfy, logger } = this.deps;
+    const checked = await checkTemplatesOnComfy(this.templates, comfy, this.stopController.signal).catch((error: unknown) => error as Error);
+    if (this.stopping) return undefined;
+    if (checked instanceof Error) {
+      logger.error(`could not read ComfyUI's node catalogue (GET /object_info) to check the templates: ${checked.message}`, { exitCode: ExitCode.COMFYUI_NOT_READY });
+      return ExitCode.COMFYUI_NOT_READY;
     }
+    if (!checked.ok) {
+      for (const problem of checked.problems) logger.error(problem, { exitCode: ExitCode.TEMPLATE_REFUSED });
+      return ExitCode.TEMPLATE_REFUSED;
+    }
+    this.templates = checked.templates;
+    return undefined;
+  }
+
+  /** One try at what the worker needs from LittleHorse: its TaskDef, then registering and opening the poll streams. */
+  private async registerWithLittleHorse(signal: AbortSignal): Promise<void> {
+    const { config, connections, logger } = this.deps;
+    if (!this.taskDefEnsured) {
+      const { taskDef, created } = await ensureTaskDef(connections.bootstrap(), config.worker.taskName, signal);
+      const inputs = taskDef.inputVars.map((v) => v.name);
+      logger.info(created ? 'TaskDef created' : 'TaskDef found', { taskName: config.worker.taskName, inputs });
+      for (const [name, { taskDef, created }] of await ensureTemplateTaskDefs(connections.bootstrap(), this.templates, signal)) {
+        logger.info(created ? 'TaskDef created' : 'TaskDef found', { taskName: name, inputs: taskDef.inputVars.map((v) => v.name) });
+      }
+      this.taskDefEnsured = true;
+    }
+    this.poller ??= new TaskPoller({
+      connections,
+      taskNames: [config.worker.taskName, ...this.templates.keys()],
+      maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
+      workerId: config.worker.workerId,
+      workerVersion: config.worker.workerVersion,
+      logger,
+      onTask: (task) => this.onTask(task),
+    });
+    await this.poller.start();
   }
 
   /** Waits for a task; in job mode gives up (and stops) once none has come for LHW_IDLE_EXIT_SEC. */
@@ -292,22 +329,22 @@ export class Runner {
 
   /** Job mode: stop taking work early enough to finish (or stop) and report the task in hand. */
   private scheduleRuntimeBudget(startedAt: number, maxRuntimeMs: number): void {
-    const stopAt = startedAt + maxRuntimeMs - this.deps.config.worker.shutdownGraceMs - 2_000;
+    const stopAt = startedAt + maxRuntimeMs - this.deps.config.worker.shutdownGraceMs - STOP_AND_REPORT_MS;
     setTimeout(() => this.stop(`LHW_MAX_RUNTIME_SEC=${maxRuntimeMs / 1000} nearly used`), Math.max(0, stopAt - Date.now())).unref();
   }
 
-  private warnAboutTimeouts(): void {
-    const { comfy } = this.deps.config;
-    if (comfy.historyTimeoutMs > 60_000) {
-      this.deps.logger.warn(
-        `COMFYUI_HISTORY_TIMEOUT_SEC=${comfy.historyTimeoutMs / 1000} is longer than LittleHorse's default TaskRun timeout (60 s): ` +
-          'each task stops at whichever comes first, so set timeoutSeconds on the WfSpec task node for workflows longer than a minute.',
-      );
-    }
+  /** COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: this worker publishes how many tasks wait in LittleHorse. */
+  private publishBacklog(): void {
+    const { config, connections, logger, metrics } = this.deps;
+    const intervalMs = config.metrics.backlogIntervalMs;
+    if (intervalMs <= 0) return;
+    const measure = backlogGauge(connections.bootstrap(), config.worker.taskName);
+    this.stopBacklog = publishBacklog({ intervalMs, measure, metrics, logger });
   }
 
   /** Tasks taken but never started (a withdrawn request answered late) are reported, never dropped. */
   private async shutdown(): Promise<void> {
+    this.stopBacklog();
     await this.pollerStopped;
     const reason = `Worker stopped before starting this task (${this.stopReason()}); LittleHorse may retry it elsewhere.`;
     for (const task of this.inbox.splice(0)) this.trackReport(this.reportNotStarted(task, reason));

@@ -16,6 +16,8 @@ import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type T
 import type { ServedTemplates } from './templates/load.js';
 import type { InputPlacer } from './media/input-placer.js';
 import type { OutputStore } from './storage/s3-output-store.js';
+import type { TaskFinished, TaskMetrics } from './metrics/task-metrics.js';
+import { taskEnd, watchComfy } from './metrics/task-figures.js';
 
 /** A task that arrives while ComfyUI is away waits this long for it, then goes back to LittleHorse to retry. */
 const COMFY_RETURN_WAIT_MS = 5_000;
@@ -36,6 +38,7 @@ export interface TaskExecutionDeps {
   shutdown: ShutdownClock;
   /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
   timeouts: TaskTimeouts;
+  metrics: TaskMetrics;
   /** Templates by TaskDef name: a task of one of these is a template task; any other is a raw workflow. */
   templates: ServedTemplates;
 }
@@ -68,6 +71,7 @@ interface Worked {
   logger: TaskLogger;
   /** LittleHorse's window for this attempt (ms from the claim). */
   windowMs: number;
+  figures: Omit<TaskFinished, 'end' | 'delivered'>;
 }
 
 async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: AbortController): Promise<Worked> {
@@ -80,12 +84,14 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
     attemptNumber: task.attemptNumber,
   };
   const taskKeys = { wfRunId: wfRunIds.join('_'), taskGuid: ref.taskGuid };
-  const logger = withKeys(deps.logger, { taskRunId: `${ref.wfRunId}/${ref.taskGuid}`, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
+  const taskRunId = `${ref.wfRunId}/${ref.taskGuid}`;
+  const logger = withKeys(deps.logger, { taskRunId, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
   logger.info('task received', { address: polled.address });
 
   const deadline = taskDeadline(polled, deps, logger, controller);
+  const watched = watchComfy(deps.comfy, deps.live);
 
   let outcome: TaskOutcome;
   try {
@@ -99,7 +105,7 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
         throw new ComfyNotBack(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
       const handlerDeps = {
-        comfy: deps.comfy,
+        comfy: watched.comfy,
         live: deps.live,
         download: deps.download,
         store: deps.store?.forTask(taskKeys),
@@ -127,16 +133,18 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
     const { cause } = outcome.failure;
     logger.error('unexpected error while running the task', { error: cause instanceof Error ? cause : new Error(String(cause)) });
   }
-  return { outcome, lines, logger, windowMs: deadline.windowMs() };
+  const figures = { taskRunId, runTimeMs: Date.now() - polled.receivedAt, ...watched.figures(polled.receivedAt) };
+  return { outcome, lines, logger, windowMs: deadline.windowMs(), figures };
 }
 
 /** Delivers the task's report; resolves false when LittleHorse never received it. */
-async function report(polled: PolledTask, deps: TaskExecutionDeps, { outcome, lines, logger, windowMs }: Worked): Promise<boolean> {
+async function report(polled: PolledTask, deps: TaskExecutionDeps, { outcome, lines, logger, windowMs, figures }: Worked): Promise<boolean> {
   const report = toReport(polled.task, outcome, lines, new Date());
   // A report is worth delivering until LittleHorse's own timeout would make it moot.
   // A shutdown leaves less: the report must land inside the platform's stop window.
   const budgetMs = Math.min(Math.max(1_000, polled.receivedAt + windowMs - Date.now()), deps.shutdown.reportBudgetMs());
   const undelivered = await deliverReport(report, { clients: deps.connections.reportClients(polled.address), budgetMs });
+  deps.metrics.taskFinished({ ...figures, end: taskEnd(report), delivered: !undelivered });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });

@@ -13,6 +13,8 @@ import { objectFetcher } from './media/object-source.js';
 import { outputSource } from './storage/output-source.js';
 import { lazyS3 } from './storage/s3-client.js';
 import { s3OutputStore } from './storage/s3-output-store.js';
+import { EmfMetrics } from './metrics/emf.js';
+import { noMetrics } from './metrics/task-metrics.js';
 
 export interface Worker {
   config: Config;
@@ -35,13 +37,13 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   // A broken template is a configuration error: exit 2, naming the file and the field.
   const templates = loadTemplates({ dir: config.templates.dir, prefix: config.templates.prefix, rawTaskName: config.worker.taskName });
   if (!templates.ok) return templates;
-  const logger = createLogger(config.worker.logLevel, config.worker.workerId);
-  let connections: LittleHorseConnections;
-  try {
-    connections = new LittleHorseConnections(config.littlehorse);
-  } catch (error) {
-    return { ok: false, problems: [(error as Error).message] };
-  }
+  const logger = createLogger({
+    level: config.worker.logLevel,
+    workerId: config.worker.workerId,
+    format: config.worker.logFormat,
+    terminal: process.stdout.isTTY,
+  });
+  const connections = new LittleHorseConnections(config.littlehorse);
   const live = config.comfy.liveEvents ? new LiveSocket({ baseUrl: config.comfy.baseUrl, clientId: config.worker.workerId, logger }) : undefined;
   const http = new ComfyHttp({
     baseUrl: config.comfy.baseUrl,
@@ -54,7 +56,8 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const s3 = lazyS3(config.s3);
   const store = config.outputStore ? s3OutputStore(config.outputStore, s3, outputSource(http)) : undefined;
   const inputs = inputPlacer(config.mediaInputs, config.comfy.baseUrl, config.comfy.httpTimeoutMs, objectFetcher(s3, config.s3));
-  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger, templates: templates.templates });
+  const metrics = config.metrics.format === 'emf' ? new EmfMetrics(config.worker.taskName, logger) : noMetrics;
+  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger, metrics, templates: templates.templates });
   return {
     ok: true,
     worker: {

@@ -35,7 +35,7 @@ async function untilHistory(promptId: string) {
 describe('the ComfyUI client', () => {
   it('returns the history entry of a finished prompt, and nothing before', async () => {
     comfy.runTimeMs = 200;
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(await client.getHistory(promptId)).toBeUndefined();
     const entry = await untilHistory(promptId);
     expect(entry.status?.status_str).toBe('success');
@@ -43,13 +43,13 @@ describe('the ComfyUI client', () => {
   });
 
   it('submits under a caller-chosen prompt id', async () => {
-    const promptId = await client.submitPrompt({ workflow, promptId: '0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a11' });
+    const { promptId } = await client.submitPrompt({ workflow, promptId: '0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a11' });
     expect(promptId).toBe('0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a11');
   });
 
   it('sees a prompt in the queue while it runs', async () => {
     comfy.runTimeMs = 300;
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(await client.isInQueue(promptId)).toBe(true);
     await untilHistory(promptId);
     expect(await client.isInQueue(promptId)).toBe(false);
@@ -67,13 +67,13 @@ describe('the ComfyUI client', () => {
 
   it('retries a 5xx and succeeds when ComfyUI recovers', async () => {
     comfy.failNext(2, 503);
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(promptId).toMatch(/.+/);
   });
 
   it('does not queue a prompt twice when ComfyUI accepted it but the answer was cut off', async () => {
     comfy.loseNextPromptAnswers(1, 'reset');
-    const promptId = await client.submitPrompt({ workflow, promptId: '0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a12' });
+    const { promptId } = await client.submitPrompt({ workflow, promptId: '0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a12' });
     expect(promptId).toBe('0b6a3b52-5b8e-4a53-9c43-3f1f6e0d6a12');
     expect(comfy.stats.promptsSubmitted).toBe(1);
     expect(comfy.stats.requests['POST /prompt']).toBe(1);
@@ -82,7 +82,7 @@ describe('the ComfyUI client', () => {
 
   it('does not queue a prompt twice when a proxy answers 502 after ComfyUI accepted it', async () => {
     comfy.loseNextPromptAnswers(1, 'bad-gateway');
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(comfy.stats.promptsSubmitted).toBe(1);
     await untilHistory(promptId);
   });
@@ -92,14 +92,14 @@ describe('the ComfyUI client', () => {
     const finished = new Promise((resolve) => comfy.events.once('history-written', resolve));
     const submitted = client.submitPrompt({ workflow });
     await finished;
-    const promptId = await submitted;
+    const { promptId } = await submitted;
     expect(comfy.history(promptId)).toBeDefined();
     expect(comfy.stats.promptsSubmitted).toBe(1);
   });
 
   it('submits again when ComfyUI did not queue the prompt, after checking', async () => {
     comfy.failNext(1, 503, 'POST /prompt');
-    const promptId = await client.submitPrompt({ workflow });
+    const { promptId } = await client.submitPrompt({ workflow });
     expect(comfy.stats.requests['POST /prompt']).toBe(2);
     expect(comfy.stats.requests['GET /queue']).toBe(1);
     expect(comfy.stats.promptsSubmitted).toBe(1);

@@ -45,7 +45,7 @@ describe('the bundled worker, end to end', () => {
 
   it('reports an invalid workflow as TASK_EXCEPTION comfyui-invalid-workflow', async () => {
     await startWorker();
-    const run = stack.schedule({ '1': { class_type: 'NoSuchNode', inputs: {} } });
+    const run = stack.schedule({ '1': { class_type: 'EmptyLatentImage', inputs: { width: 64, height: 64, batch_size: 1 } }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } } });
     const done = await stack.lh.waitForTaskRun(run.id);
     expect(done.status).toBe(TaskStatus.TASK_EXCEPTION);
     const exception = done.attempts[0]!.exception!;

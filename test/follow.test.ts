@@ -31,7 +31,7 @@ class FakeComfyApi implements ComfyApi {
     return this.where === 'done' && promptId === PROMPT ? this.entry : undefined;
   }
 
-  submitPrompt(): Promise<string> {
+  submitPrompt(): Promise<{ promptId: string; invalidNodes: [] }> {
     throw new Error('not used by the follow loop');
   }
   deleteFromQueue(): Promise<void> {
@@ -73,6 +73,8 @@ const settings: HandlerSettings = {
   pollIntervalMs: 2_000,
   watchdogIntervalMs: 15_000,
   historyTimeoutMs: 600_000,
+  allowPartial: false,
+  outputPerTask: false,
   includeTempOutputs: false,
 };
 

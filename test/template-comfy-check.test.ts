@@ -105,7 +105,7 @@ describe('checking a template against ComfyUI\'s object_info', () => {
     const t = template('text-to-image');
     expect(problems(t, info)).toEqual([
       expect.stringMatching(/^inputs\.sampler → 3\.inputs\.sampler_name \(KSampler\): "euler_ancestral" is not in ComfyUI's list \("euler", "dpmpp_2m"\)/),
-      expect.stringMatching(/"dpmpp_2m_sde" is not in ComfyUI's list/),
+      expect.stringMatching(/"dpmpp_sde" is not in ComfyUI's list/),
     ]);
   });
 

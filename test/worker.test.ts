@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWorker } from '../lib/worker.js';
 
@@ -5,7 +8,7 @@ const env = {
   LHW_TASK_NAME: 'execute-comfyui-workflow',
   LHW_NUM_WORKER_THREADS: '1',
   COMFYUI_BASE_URL: 'http://comfy',
-  COMFYUI_OUTPUT_DIR: '/outputs',
+  COMFYUI_OUTPUT_DIR: mkdtempSync(path.join(tmpdir(), 'comfyui-worker-outputs-')),
 };
 
 describe('building the worker', () => {
@@ -26,11 +29,11 @@ describe('building the worker', () => {
   it('refuses more than one worker thread, saying why', () => {
     const built = buildWorker({ ...env, LHW_NUM_WORKER_THREADS: '2' });
     expect(built.ok).toBe(false);
-    expect(!built.ok && built.problems.join('\n')).toMatch(/LHW_NUM_WORKER_THREADS must be 1: ComfyUI runs one prompt at a time/);
+    expect(!built.ok && built.problems.join('\n')).toMatch(/LHW_NUM_WORKER_THREADS=2: must be 1: ComfyUI runs one prompt at a time/);
   });
 
   it('names an unreadable CA certificate file', () => {
     const built = buildWorker({ ...env, LHC_API_PROTOCOL: 'TLS', LHC_CA_CERT: '/nonexistent/ca.pem' });
-    expect(!built.ok && built.problems.join('\n')).toContain('LHC_CA_CERT: cannot read /nonexistent/ca.pem');
+    expect(!built.ok && built.problems.join('\n')).toContain('LHC_CA_CERT=/nonexistent/ca.pem: cannot read it (does not exist)');
   });
 });

@@ -19,6 +19,29 @@ export interface ExecContext {
   setCurrent(clientId: string | null, lastNodeId: string | null): void;
   /** resolves after ms; rejects with Aborted once the fake "restarted" */
   sleep(ms: number): Promise<void>;
+  /** ComfyUI's output cache (the classic CacheSet), when the fake keeps one: node signature → its ui (null for a non-output node). */
+  cache?: Map<string, JsonObject | null>;
+}
+
+/**
+ * A node's cache key as comfy_execution/caching.py builds it: its class and inputs, a link standing
+ * for the linked node's own key and slot. Equal keys mean ComfyUI reuses the earlier result.
+ */
+function signatures(prompt: ApiPrompt): (id: string) => string {
+  const memo = new Map<string, string>();
+  const sig = (id: string): string => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    memo.set(id, ''); // a cycle ends here (validation refuses cycles anyway)
+    const node = prompt[id];
+    const inputs = Object.entries(node?.inputs ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, Array.isArray(v) && typeof v[0] === 'string' && prompt[v[0]] ? ['link', sig(v[0]), v[1]] : v]);
+    const key = JSON.stringify([node?.class_type, inputs]);
+    memo.set(id, key);
+    return key;
+  };
+  return sig;
 }
 
 export class Aborted extends Error {}
@@ -37,17 +60,42 @@ class NodeFailure extends Error {
   }
 }
 
-/** Nodes the outputs need, dependencies first (comfy_execution/graph.py ExecutionList, simplified). */
+/**
+ * Nodes the outputs need, dependencies first, in the order ComfyUI runs them (comfy_execution/graph.py
+ * ExecutionList): nodes are added output by output, each before its inputs; of the nodes whose inputs
+ * are ready, `ux_friendly_pick_node` takes an output node first, then one an output node waits on,
+ * then one two steps from an output, else the first added.
+ */
 export function executionOrder(prompt: ApiPrompt, outputs: string[]): string[] {
-  const order: string[] = [];
-  const seen = new Set<string>();
-  const visit = (id: string) => {
-    if (seen.has(id) || !prompt[id]) return;
-    seen.add(id);
-    for (const v of Object.values(prompt[id].inputs)) if (Array.isArray(v) && typeof v[0] === 'string') visit(v[0]);
-    order.push(id);
+  const pending: string[] = [];
+  const inputsOf = new Map<string, Set<string>>();
+  const add = (id: string) => {
+    if (inputsOf.has(id) || !prompt[id]) return;
+    const inputs = new Set<string>();
+    inputsOf.set(id, inputs);
+    pending.push(id);
+    for (const v of Object.values(prompt[id].inputs)) {
+      if (Array.isArray(v) && typeof v[0] === 'string' && prompt[v[0]]) {
+        inputs.add(v[0]);
+        add(v[0]);
+      }
+    }
   };
-  outputs.forEach(visit);
+  outputs.forEach(add);
+  const isOutput = (id: string) => NODE_DEFS[prompt[id]?.class_type ?? '']?.output !== undefined;
+  const blocking = (id: string) => pending.filter((other) => inputsOf.get(other)?.has(id));
+  const order: string[] = [];
+  while (pending.length > 0) {
+    const ready = pending.filter((id) => [...(inputsOf.get(id) ?? [])].every((input) => order.includes(input)));
+    const pick =
+      ready.find(isOutput) ??
+      ready.find((id) => blocking(id).some(isOutput)) ??
+      ready.find((id) => blocking(id).some((next) => blocking(next).some(isOutput))) ??
+      ready[0];
+    if (pick === undefined) break; // a cycle: validation refuses those before they get here
+    order.push(pick);
+    pending.splice(pending.indexOf(pick), 1);
+  }
   return order;
 }
 
@@ -105,8 +153,16 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
   };
 
   add('execution_start', { prompt_id: promptId });
-  const cached = script.kind === 'cached' ? Object.keys(prompt) : [];
+  const sig = signatures(prompt);
+  const fromCache = (id: string) => script.kind === 'success' && ctx.cache?.has(sig(id)) === true;
+  const cached = script.kind === 'cached' ? Object.keys(prompt) : Object.keys(prompt).filter((id) => order.includes(id) && fromCache(id));
   add('execution_cached', { nodes: cached, prompt_id: promptId });
+  const remember = () => {
+    if (!ctx.cache) return;
+    const kept = [...cached, ...executed].map((id): [string, JsonObject | null] => [sig(id), outputs[id] ?? null]);
+    ctx.cache.clear(); // the classic cache keeps what the last prompt used (clean_unused)
+    for (const [key, ui] of kept) ctx.cache.set(key, ui);
+  };
 
   const steps = Math.max(1, ctx.steps);
   const samplers = order.filter((id) => isSampler(prompt[id]?.class_type ?? '')).length;
@@ -130,11 +186,24 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
     } else {
       for (const id of order) {
         const classType = prompt[id]?.class_type ?? '';
+        if (cached.includes(id)) {
+          // execution.py execute(): a cached node sends no `executing`; an output node re-sends its cached ui.
+          const ui = ctx.cache?.get(sig(id));
+          if (ui) {
+            outputs[id] = ui;
+            meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
+            toClient('executed', { node: id, display_node: id, output: ui, prompt_id: promptId });
+          }
+          setProgress(id, 'finished', 1, 1);
+          continue;
+        }
         setProgress(id, 'running', 0, 1);
         ctx.setCurrent(clientId, id);
         toClient('executing', { node: id, display_node: id, prompt_id: promptId });
+        // execution.py _async_map_node_over_list calls nodes.before_node_execution() after `executing`
+        // and before the node's function: an interrupt is seen here, at the start of the next node.
+        if (ctx.interrupted()) throw new Interrupted(id);
         await ctx.sleep(slice);
-        if (ctx.interrupted()) throw new Interrupted(id); // nodes.before_node_execution()
         if (isSampler(classType)) {
           for (let step = 1; step <= steps; step++) {
             await ctx.sleep(slice);
@@ -147,8 +216,8 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
             if (step % 2 === 1) hub.sendPreview({ node_id: id, prompt_id: promptId, display_node_id: id, parent_node_id: null, real_node_id: id }, clientId);
           }
         } else {
+          // A node without a progress hook never looks at the flag: it runs to its end (cooperative interrupt).
           if (id === interruptAt) ctx.setInterrupted(true);
-          if (ctx.interrupted()) throw new Interrupted(id);
           if (id === failAt) throw scriptedFailure(id, script);
         }
         try {
@@ -163,8 +232,10 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
     }
     if (ctx.sendExecutionSuccess) add('execution_success', { prompt_id: promptId });
     ctx.setCurrent(clientId, null);
+    remember();
     return { success: true, outputs, meta, messages };
   } catch (ex) {
+    if (ex instanceof Interrupted || ex instanceof NodeFailure) remember();
     if (ex instanceof Interrupted) {
       const nodeType = prompt[ex.nodeId]?.class_type ?? '';
       add('execution_interrupted', { prompt_id: promptId, node_id: ex.nodeId, node_type: nodeType, executed }, true);
@@ -178,8 +249,8 @@ export async function executePrompt(ctx: ExecContext, item: QueueItem, script: R
         exception_message: `${ex.pyMessage}\n`, // "{ex}\n{tips}" with no tips
         exception_type: ex.pyType,
         traceback: fakeTraceback(node?.class_type ?? ''),
-        current_inputs: currentInputs(node?.inputs ?? {}),
-        current_outputs: [],
+        current_inputs: currentInputs(prompt, node),
+        current_outputs: [ex.nodeId, ...[...executed].reverse()], // the nodes whose outputs ComfyUI holds
       });
     } else {
       throw ex; // Aborted (restart) or a bug
@@ -194,9 +265,9 @@ function scriptedFailure(nodeId: string, script: RunScript): NodeFailure {
   return new NodeFailure(nodeId, s.exceptionType ?? 'RuntimeError', s.message ?? `Scripted failure in node ${nodeId}`);
 }
 
-/** format_value over get_input_data: links become the str() of some Python object. */
-function currentInputs(inputs: JsonObject): JsonObject {
-  return Object.fromEntries(
-    Object.entries(inputs).map(([k, v]) => [k, [Array.isArray(v) ? `<object from node ${String(v[0])} output ${String(v[1])}>` : v]]),
-  );
+/** format_value over get_input_data: links become the str() of some Python object; hidden inputs are filled in. */
+function currentInputs(prompt: ApiPrompt, node: ApiPrompt[string] | undefined): JsonObject {
+  const given = Object.entries(node?.inputs ?? {}).map(([k, v]) => [k, [Array.isArray(v) ? `<object from node ${String(v[0])} output ${String(v[1])}>` : v]]);
+  const hidden = (NODE_DEFS[node?.class_type ?? '']?.hidden ?? []).map((name) => [name, [name === 'prompt' ? JSON.stringify(prompt) : null]]);
+  return Object.fromEntries([...given, ...hidden]);
 }

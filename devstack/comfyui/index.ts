@@ -1,5 +1,6 @@
 // A fake ComfyUI server for tests, the demo and the benchmark: real HTTP and WebSocket on 127.0.0.1,
-// real files in a temp folder, ComfyUI's message order (see /work/shared/docs/comfyui-api.md).
+// real files in a temp folder, ComfyUI's message order (ComfyUI `execution.py` `PromptExecutor.execute`,
+// `main.py` `prompt_worker`; routes and the WebSocket in `server.py`).
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -53,6 +54,7 @@ class FakeComfyServer implements FakeComfy {
   private stopped = false;
   private wake: (() => void) | undefined;
   private readonly sleepers = new Set<() => void>();
+  private readonly outputCache = new Map<string, Record<string, unknown> | null>();
   private port: number;
 
   constructor(private readonly opts: FakeComfyOptions) {
@@ -179,6 +181,7 @@ class FakeComfyServer implements FakeComfy {
           if (this.epoch === epoch) this.current = { clientId, lastNodeId };
         },
         sleep: (ms) => this.sleep(ms, epoch),
+        cache: this.opts.cache ? this.outputCache : undefined,
       };
       try {
         this.events.emit('started', promptId);
@@ -235,6 +238,7 @@ class FakeComfyServer implements FakeComfy {
     this.queue.reset();
     this.number = 0;
     this.interruptFlag = false;
+    this.outputCache.clear();
     this.current = { clientId: null, lastNodeId: null };
     for (const wakeSleeper of [...this.sleepers]) wakeSleeper();
     this.hub.dropAll(); // a restarted process has no open sockets

@@ -24,6 +24,12 @@ export interface FakeComfyOptions {
   sendExecutionSuccess?: boolean;
   acceptsPromptId?: boolean;
   scopedInterrupt?: boolean;
+  /**
+   * Keep ComfyUI's output cache: a node whose class and inputs (links included) are those of the
+   * previous prompt's is not run again, and a graph sent twice executes nothing. Off by default, so
+   * every run of the same sample workflow does the same work (tests, the benchmark).
+   */
+  cache?: boolean;
 }
 
 /** The running fake. Knobs can be changed at any time; runTimeMs applies from the next prompt that starts. */

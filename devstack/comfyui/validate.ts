@@ -1,5 +1,5 @@
 // POST /prompt graph validation, modelled on execution.py `validate_prompt` / `validate_inputs`.
-import { NODE_DEFS, typesMatch } from './nodes.js';
+import { inputConfig, NODE_DEFS, type NodeDef, typesMatch } from './nodes.js';
 import { PyError, isObject, type ApiPrompt } from './types.js';
 
 export interface ValidationError {
@@ -90,8 +90,12 @@ export function validatePrompt(raw: unknown): Validation {
         continue;
       }
       const val = inputs[name];
-      if (!Array.isArray(val)) continue; // widget value: ranges and combo choices are not checked here
-      const info = [type, {}];
+      const info = inputConfig(def, name);
+      if (!Array.isArray(val)) {
+        const problem = widgetProblem(def, name, type, val);
+        if (problem) errors.push(problem);
+        continue;
+      }
       if (val.length !== 2) {
         errors.push({
           type: 'bad_linked_input',
@@ -192,4 +196,75 @@ export function validatePrompt(raw: unknown): Validation {
     };
   }
   return { ok: true, prompt, outputs: good, nodeErrors };
+}
+
+const MAX_LISTED_OPTIONS = 20;
+
+/** Python's str() of a value, as ComfyUI's messages print it (a FLOAT always with a decimal point). */
+function pyStr(value: unknown, float = false): string {
+  if (typeof value === 'number') return float && Number.isInteger(value) ? `${value}.0` : String(value);
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (value === null || value === undefined) return 'None';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+const pyList = (items: string[]): string => `[${items.map((i) => `'${i}'`).join(', ')}]`;
+const pyTypeName = (value: unknown): string =>
+  value === null ? 'NoneType' : Array.isArray(value) ? 'list' : typeof value === 'object' ? 'dict' : typeof value === 'string' ? 'str' : typeof value;
+
+/** int() / float() / str() / bool() of a widget value, or the exception Python would raise. */
+function convert(type: string, value: unknown): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (type === 'INT') {
+    if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: Math.trunc(value) };
+    if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0 };
+    if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) return { ok: true, value: parseInt(value, 10) };
+    if (typeof value === 'string') return { ok: false, error: `invalid literal for int() with base 10: '${value}'` };
+    return { ok: false, error: `int() argument must be a string, a bytes-like object or a real number, not '${pyTypeName(value)}'` };
+  }
+  if (type === 'FLOAT') {
+    if (typeof value === 'number') return { ok: true, value };
+    if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0 };
+    if (typeof value === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(value)) return { ok: true, value: parseFloat(value) };
+    if (typeof value === 'string') return { ok: false, error: `could not convert string to float: '${value}'` };
+    return { ok: false, error: `float() argument must be a string or a real number, not '${pyTypeName(value)}'` };
+  }
+  return { ok: true, value };
+}
+
+/**
+ * execution.py validate_inputs for a widget value: converted to its type (invalid_input_type), then
+ * checked against min and max (value_smaller_than_min / value_bigger_than_max) and a COMBO's option
+ * list (value_not_in_list: a model file the server does not have ends here).
+ */
+function widgetProblem(def: NodeDef, name: string, type: string, raw: unknown): ValidationError | undefined {
+  const info = inputConfig(def, name);
+  const converted = convert(type, raw);
+  if (!converted.ok) {
+    return {
+      type: 'invalid_input_type',
+      message: `Failed to convert an input value to a ${type} value`,
+      details: `${name}, ${pyStr(raw)}, ${converted.error}`,
+      extra_info: { input_name: name, input_config: info, received_value: raw, exception_message: converted.error },
+    };
+  }
+  const value = converted.value;
+  const limits = def.limits?.[name] ?? {};
+  const float = type === 'FLOAT';
+  const base = { input_name: name, input_config: info, received_value: value };
+  if (limits.min !== undefined && typeof value === 'number' && value < limits.min) {
+    return { type: 'value_smaller_than_min', message: `Value ${pyStr(value, float)} smaller than min of ${pyStr(limits.min, float)}`, details: name, extra_info: base };
+  }
+  if (limits.max !== undefined && typeof value === 'number' && value > limits.max) {
+    return { type: 'value_bigger_than_max', message: `Value ${pyStr(value, float)} bigger than max of ${pyStr(limits.max, float)}`, details: name, extra_info: base };
+  }
+  if (limits.options && !limits.options.includes(value as string)) {
+    const long = limits.options.length > MAX_LISTED_OPTIONS;
+    const listed = long ? `(list of length ${limits.options.length})` : pyList(limits.options);
+    return {
+      type: 'value_not_in_list',
+      message: 'Value not in list',
+      details: `${name}: '${pyStr(value)}' not in ${listed}`,
+      extra_info: { ...base, input_config: long ? null : info },
+    };
+  }
+  return undefined;
 }

@@ -2,7 +2,6 @@ import type { EventEmitter } from 'node:events';
 import { type CallContext, createServer, type Server, ServerError, Status } from 'nice-grpc';
 import { ServerCredentials } from '@grpc/grpc-js';
 import {
-  LittleHorseDefinition,
   type NodeRunId,
   type PollTaskRequest,
   type PollTaskResponse,
@@ -11,6 +10,7 @@ import {
   type ReportTaskRun,
   type RunWfRequest,
   type ScheduledTask,
+  type SearchTaskRunRequest,
   type TaskDef,
   type TaskRunId,
   type WfRunId,
@@ -18,6 +18,8 @@ import {
   type WfSpecId,
 } from 'littlehorse-client/proto';
 import { resourceExhausted } from './resource-exhausted.js';
+import { countTaskRuns, DEFAULT_PARTITIONS, searchTaskRuns } from './search.js';
+import { type CountTaskRunRequest, LittleHorseService } from '../../lib/littlehorse/count-task-run.js';
 import { type FakeTaskRun, type Hungry, isTerminal, LittleHorseState, type ScheduleTaskOptions } from './state.js';
 import { WfRunState } from './wf-runs.js';
 
@@ -36,6 +38,10 @@ export interface FakeLittleHorseOptions {
   tenants?: string[];
   /** Heartbeat window after which a worker is dropped (15 s before server 0.16, 90 s after). */
   workerInactivityMs?: number;
+  /** Partitions TaskRuns are spread over, which shapes SearchTaskRun's pages (LHS_CLUSTER_PARTITIONS). */
+  partitions?: number;
+  /** CountTaskRun exists from server 1.2.0 on; false answers UNIMPLEMENTED, as older servers do. */
+  countTaskRun?: boolean;
 }
 
 export interface FakeLittleHorse {
@@ -99,9 +105,11 @@ interface Instance {
 const runKey = (id: TaskRunId) => `${id.wfRunId?.id}/${id.taskGuid}`;
 
 /**
- * A LittleHorse server double on the client package's own LittleHorseDefinition, over real gRPC:
+ * A LittleHorse server double on the client package's own LittleHorseDefinition (plus CountTaskRun), over real gRPC:
  * the worker protocol (PutTaskDef/GetTaskDef, RegisterTaskWorker, long-poll PollTask, ReportTask,
- * GetTaskRun) modelled on the real server (see ../../shared/docs/littlehorse-worker-protocol.md), and
+ * GetTaskRun, SearchTaskRun and CountTaskRun in ./search.ts) modelled on the real server (LittleHorse
+ * `server/.../streams/taskqueue/`: `TaskQueueManager`, `OneTaskQueue`, `PollTaskRequestObserver`;
+ * heartbeats in `TaskWorkerHeartBeatRequestModel`), and
  * PutWfSpec/GetWfSpec/RunWf/GetWfRun/GetNodeRun for WfSpecs of one TASK node (./wf-runs.ts);
  * every other method answers UNIMPLEMENTED.
  */
@@ -144,7 +152,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
   const implementation = (index: number) => {
     const instance = instances[index]!;
     const impl: Record<string, unknown> = {};
-    for (const [name, method] of Object.entries(LittleHorseDefinition.methods)) {
+    for (const [name, method] of Object.entries(LittleHorseService.methods)) {
       impl[name] = method.requestStream || method.responseStream
         ? // eslint-disable-next-line require-yield -- a streaming method that fails before its first message
           async function* unimplemented() {
@@ -163,6 +171,11 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
         if (!run || run.tenant !== tenant) throw new ServerError(Status.NOT_FOUND, `Couldn't find TaskRun ${runKey(request)}`);
         return toTaskRun(run);
       },
+      searchTaskRun: async (request: SearchTaskRunRequest, context: CallContext) =>
+        searchTaskRuns(state.taskRuns.values(), tenantOf(context, 'searchTaskRun'), request, options.partitions ?? DEFAULT_PARTITIONS),
+      ...(options.countTaskRun === false
+        ? {}
+        : { countTaskRun: async (request: CountTaskRunRequest, context: CallContext) => countTaskRuns(state.taskRuns.values(), tenantOf(context, 'countTaskRun'), request) }),
       putWfSpec: async (request: PutWfSpecRequest, context: CallContext) => wfRuns.putWfSpec(tenantOf(context, 'putWfSpec'), request),
       runWf: async (request: RunWfRequest, context: CallContext) => wfRuns.runWf(tenantOf(context, 'runWf'), request),
       getWfSpec: async (request: WfSpecId, context: CallContext) => wfRuns.getWfSpec(tenantOf(context, 'getWfSpec'), request),
@@ -266,7 +279,7 @@ export async function startFakeLittleHorse(options: FakeLittleHorseOptions = {})
   const listen = async (index: number) => {
     const instance = instances[index]!;
     const server = createServer();
-    server.add(LittleHorseDefinition, implementation(index) as never);
+    server.add(LittleHorseService, implementation(index) as never);
     const credentials = options.tls
       ? ServerCredentials.createSsl(options.tls.ca ?? null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], options.tls.requireClientCert ?? false)
       : ServerCredentials.createInsecure();
@@ -378,6 +391,7 @@ function toTaskRun(run: FakeTaskRun) {
     id: run.id,
     taskDefId: { name: run.taskDefName },
     status: run.status,
+    scheduledAt: run.scheduledAt.toISOString(),
     timeoutSeconds: run.timeoutSeconds,
     totalAttempts: run.totalAttempts,
     inputVariables: Object.entries(run.variables).map(([varName, value]) => ({ varName, value, masked: false })),

@@ -34,6 +34,8 @@ export interface FakeTaskRun {
   tenant: string;
   taskDefName: string;
   status: TaskStatus;
+  /** When the TaskRun was created: the time its search index is ordered by. */
+  scheduledAt: Date;
   attempts: FakeAttempt[];
   timeoutSeconds: number;
   totalAttempts: number;
@@ -143,6 +145,7 @@ export class LittleHorseState {
       tenant,
       taskDefName: options.taskDefName,
       status: TaskStatus.TASK_SCHEDULED,
+      scheduledAt: new Date(),
       attempts: [],
       // TaskNodeModel: 0 or unset means 60 s.
       timeoutSeconds: options.timeoutSeconds && options.timeoutSeconds > 0 ? options.timeoutSeconds : 60,

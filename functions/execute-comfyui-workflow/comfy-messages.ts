@@ -7,11 +7,6 @@ import { z } from 'zod';
  * because ComfyUI versions add fields freely.
  */
 
-export const promptAcceptedSchema = z.looseObject({
-  prompt_id: z.string().min(1),
-  number: z.number().optional(),
-  node_errors: z.unknown().optional(),
-});
 
 const nodeErrorSchema = z.looseObject({
   type: z.string().optional(),
@@ -38,6 +33,13 @@ export const promptRejectedSchema = z.looseObject({
     .optional(),
 });
 export type PromptRejected = z.infer<typeof promptRejectedSchema>;
+
+/** A 200: queued, with node_errors for any output branch that failed validation and was left out. */
+export const promptAcceptedSchema = z.looseObject({
+  prompt_id: z.string().min(1),
+  number: z.number().optional(),
+  node_errors: promptRejectedSchema.shape.node_errors.catch({}),
+});
 
 /** A queue item is [number, prompt_id, prompt, extra_data, outputs_to_execute, ...]: read by index. */
 const queueItemSchema = z

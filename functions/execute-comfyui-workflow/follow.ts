@@ -1,5 +1,5 @@
 import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId } from './comfy-messages.js';
-import { type Failure, FailureError, unavailable } from './failure.js';
+import { type Failure, FailureError, nodeFailure, unavailable } from './failure.js';
 import type { HandlerDeps, LiveSignal } from './ports.js';
 import type { ProgressLog } from './progress.js';
 
@@ -156,19 +156,7 @@ function fromHistory(promptId: string, entry: HistoryEntry, log: (line: string) 
 function executionFailure(data: ExecutionError, log: (line: string) => void): Failure {
   const traceback = Array.isArray(data.traceback) ? data.traceback.join('') : (data.traceback ?? '');
   if (traceback) log(`traceback from node ${data.node_id ?? '?'}:\n${traceback.trimEnd()}`);
-  const node = `${data.node_id ?? '?'} (${data.node_type ?? 'unknown type'})`;
-  return {
-    kind: 'execution',
-    name: 'comfyui-execution-error',
-    message: `Node ${node} failed: ${data.exception_type ?? 'Exception'}: ${data.exception_message?.trim() ?? 'no message'}`,
-    details: {
-      prompt_id: data.prompt_id,
-      node_id: data.node_id ?? null,
-      node_type: data.node_type ?? null,
-      exception_type: data.exception_type ?? null,
-      exception_message: data.exception_message ?? null,
-    },
-  };
+  return nodeFailure(data);
 }
 
 function interruptedFailure(promptId: string, data: { node_id?: string; node_type?: string }): Failure {

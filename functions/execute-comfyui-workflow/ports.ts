@@ -1,4 +1,5 @@
 import type { ComfyEvent, HistoryEntry, Queue } from './comfy-messages.js';
+import type { InvalidNode } from './failure.js';
 import type { OutputFile } from './outputs.js';
 import type { Workflow } from './workflow.js';
 
@@ -7,7 +8,7 @@ export interface ComfyApi {
   submitPrompt(
     request: { workflow: Workflow; promptId?: string; clientId?: string; extraData?: Record<string, unknown> },
     signal?: AbortSignal,
-  ): Promise<string>;
+  ): Promise<{ promptId: string; invalidNodes: InvalidNode[] }>;
   getQueue(signal?: AbortSignal): Promise<Queue>;
   getHistory(promptId: string, signal?: AbortSignal): Promise<HistoryEntry | undefined>;
   deleteFromQueue(promptIds: string[], signal?: AbortSignal): Promise<void>;
@@ -68,6 +69,10 @@ export interface HandlerSettings {
   /** While the socket is up, history is still read this often, to catch a socket gone silent. */
   watchdogIntervalMs: number;
   includeTempOutputs: boolean;
+  /** Run the valid outputs of a partly invalid graph and list the skipped ones, instead of failing it. */
+  allowPartial: boolean;
+  /** Each task's output files in a subfolder of its own (filename_prefix rewritten). */
+  outputPerTask: boolean;
 }
 
 /** Ties the ComfyUI prompt to its LittleHorse TaskRun so a later attempt never runs it twice. */

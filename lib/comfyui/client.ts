@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Failure } from '../../functions/execute-comfyui-workflow/failure.js';
-import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
+import { FailureError, type InvalidNode, unavailable, validationFailure } from '../../functions/execute-comfyui-workflow/failure.js';
 import type { Workflow } from '../../functions/execute-comfyui-workflow/workflow.js';
 import { type ObjectInfo, objectInfoSchema } from '../../functions/templates/comfy-check.js';
 import { backoffMs, sleep } from '../backoff.js';
@@ -25,6 +25,12 @@ export interface SubmitRequest {
   extraData?: Record<string, unknown>;
 }
 
+export interface SubmittedPrompt {
+  promptId: string;
+  /** Output branches ComfyUI left out (validate_prompt keeps the valid outputs and queues those). */
+  invalidNodes: InvalidNode[];
+}
+
 /** ComfyUI's HTTP API: each reply parsed at the edge into a typed value or a Failure. */
 export class ComfyClient {
   constructor(private readonly http: ComfyHttp) {}
@@ -34,12 +40,13 @@ export class ComfyClient {
   }
 
   /**
-   * POST /prompt → the prompt id; a 400 becomes a validation Failure naming every node error.
+   * POST /prompt → the prompt id, and the nodes ComfyUI refused while queuing the rest (a 200 with
+   * node_errors); a 400 becomes a validation Failure naming every node error.
    * Never queues the same prompt twice: ComfyUI does not de-duplicate prompt ids (server.py
    * post_prompt queues a known id again), so a request whose answer was lost (timeout, reset, a
    * proxy's 5xx) is not blindly repeated: the id is looked for in the queue and history first.
    */
-  async submitPrompt(request: SubmitRequest, signal?: AbortSignal): Promise<string> {
+  async submitPrompt(request: SubmitRequest, signal?: AbortSignal): Promise<SubmittedPrompt> {
     // Always under an id of ours, so a lost answer can be looked for. A ComfyUI too old to take
     // one answers with its own id, and then a lost answer cannot be told from a refused request.
     const promptId = request.promptId ?? randomUUID();
@@ -57,7 +64,8 @@ export class ComfyClient {
       if (last && !result.mayHaveArrived) throw this.http.gaveUp(result.problem, 'POST', '/prompt', attempts);
       // The backoff also gives a request ComfyUI is still handling time to reach its queue.
       await sleep(backoffMs(attempt - 1, 200, 2_000), signal);
-      if (result.mayHaveArrived && (await this.isKnown(promptId, signal))) return promptId;
+      // Found after a lost answer: its node_errors went with that answer (a partly valid graph then runs its valid part).
+      if (result.mayHaveArrived && (await this.isKnown(promptId, signal))) return { promptId, invalidNodes: [] };
       if (last) throw this.http.gaveUp(result.problem, 'POST', '/prompt', attempts);
     }
   }
@@ -115,21 +123,24 @@ export class ComfyClient {
 
 function rejectionFailure(rejected: PromptRejected): Failure {
   const error = typeof rejected.error === 'string' ? { message: rejected.error } : (rejected.error ?? {});
-  const nodes = Object.entries(rejected.node_errors ?? {}).map(([nodeId, node]) => ({
+  return validationFailure(
+    {
+      type: 'type' in error ? (error.type ?? null) : null,
+      message: error.message ?? 'ComfyUI rejected the workflow',
+      details: 'details' in error ? (error.details ?? null) : null,
+    },
+    invalidNodes(rejected.node_errors),
+  );
+}
+
+/** ComfyUI's node_errors (execution.py validate_prompt) as a list, each reason kept whole. */
+export function invalidNodes(nodeErrors: PromptRejected['node_errors']): InvalidNode[] {
+  return Object.entries(nodeErrors ?? {}).map(([nodeId, node]) => ({
     node_id: nodeId,
     class_type: node.class_type ?? null,
-    errors: node.errors.map((e) => ({ type: e.type ?? null, message: e.message ?? null, details: e.details ?? null })),
+    errors: node.errors.map((e) => ({ type: e.type ?? null, message: e.message ?? null, details: e.details ?? null, extra_info: e.extra_info ?? null })),
+    dependent_outputs: (node.dependent_outputs ?? []).map(String),
   }));
-  const perNode = nodes.flatMap((node) =>
-    node.errors.map((e) => `node ${node.node_id} (${node.class_type ?? 'unknown class'}): ${[e.message, e.details].filter(Boolean).join(': ')}`),
-  );
-  const headline = error.message ?? 'ComfyUI rejected the workflow';
-  return {
-    kind: 'validation',
-    name: 'comfyui-invalid-workflow',
-    message: `ComfyUI rejected the workflow: ${[headline, ...perNode].join('; ')}`,
-    details: { error: { type: 'type' in error ? (error.type ?? null) : null, message: headline, details: 'details' in error ? (error.details ?? null) : null }, node_errors: nodes },
-  };
 }
 
 function expect<T extends z.ZodType>(reply: HttpReply, schema: T, route: string): z.infer<T> {
@@ -139,13 +150,14 @@ function expect<T extends z.ZodType>(reply: HttpReply, schema: T, route: string)
   return parsed.data;
 }
 
-/** A POST /prompt answer below 500 → the prompt id, or the Failure it stands for. */
-function accepted(reply: HttpReply): string {
+/** A POST /prompt answer below 500 → the prompt id and any refused nodes, or the Failure it stands for. */
+function accepted(reply: HttpReply): SubmittedPrompt {
   if (reply.status === 400) {
     const rejected = promptRejectedSchema.safeParse(reply.body);
     if (rejected.success) throw new FailureError(rejectionFailure(rejected.data));
   }
-  return expect(reply, promptAcceptedSchema, 'POST /prompt').prompt_id;
+  const answer = expect(reply, promptAcceptedSchema, 'POST /prompt');
+  return { promptId: answer.prompt_id, invalidNodes: invalidNodes(answer.node_errors) };
 }
 
 function expectOk(reply: HttpReply, route: string): void {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   type CallOptions,
   type Channel,
@@ -9,12 +8,12 @@ import {
   createClientFactory,
   Metadata,
 } from 'nice-grpc';
-import { LittleHorseDefinition } from 'littlehorse-client/proto';
 import type { LittleHorseConfig } from '../config.js';
 import { clientCredentialsToken } from './oauth.js';
 import { quotaRetry } from './quota-retry.js';
+import { LittleHorseService } from './count-task-run.js';
 
-export type LittleHorseClient = Client<typeof LittleHorseDefinition>;
+export type LittleHorseClient = Client<typeof LittleHorseService>;
 
 /**
  * Clients for the bootstrap server and for every host RegisterTaskWorker assigns us, sharing one set
@@ -66,7 +65,7 @@ export class LittleHorseConnections {
         // A task carries its input variables whole; grpc-js' 4 MiB default would break PollTask on a big one.
         'grpc.max_receive_message_length': this.config.maxReceiveMessageLength,
       });
-      client = this.factory.create(LittleHorseDefinition, channel);
+      client = this.factory.create(LittleHorseService, channel);
       this.channels.set(address, channel);
       this.clients.set(address, client);
     }
@@ -101,17 +100,6 @@ export class LittleHorseConnections {
 
 function credentialsFor(config: LittleHorseConfig): ChannelCredentials {
   if (config.protocol !== 'TLS') return ChannelCredentials.createInsecure();
-  const read = (file: string | undefined, variable: string) => {
-    if (!file) return null;
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new Error(`${variable}: cannot read ${file} (${(error as Error).message})`);
-    }
-  };
-  return ChannelCredentials.createSsl(
-    read(config.caCertPath, 'LHC_CA_CERT'),
-    read(config.clientKeyPath, 'LHC_CLIENT_KEY'),
-    read(config.clientCertPath, 'LHC_CLIENT_CERT'),
-  );
+  const { ca, key, cert } = config.certificates;
+  return ChannelCredentials.createSsl(ca ?? null, key ?? null, cert ?? null);
 }

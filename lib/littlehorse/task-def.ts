@@ -23,13 +23,20 @@ export const RAW_WORKFLOW_SHAPE: TaskDefShape = {
   fix: 'or set LHW_TASK_NAME to another name',
 };
 
+export interface EnsuredTaskDef {
+  taskDef: TaskDef;
+  /** True when this call created it; false when it was there already (another worker may have just made it). */
+  created: boolean;
+}
+
 /**
  * Makes sure the TaskDef exists with our shape (by default one JSON_OBJ input named `workflow`), and a
  * JSON_OBJ result. Creates it when missing; accepts an existing one of that shape; refuses any other.
  */
-export async function ensureTaskDef(client: LittleHorseClient, name: string, signal?: AbortSignal, shape: TaskDefShape = RAW_WORKFLOW_SHAPE): Promise<TaskDef> {
+export async function ensureTaskDef(client: LittleHorseClient, name: string, signal?: AbortSignal, shape: TaskDefShape = RAW_WORKFLOW_SHAPE): Promise<EnsuredTaskDef> {
   const existing = await getTaskDef(client, name, signal);
-  if (existing) return checkShape(existing, shape);
+  if (existing) return { taskDef: checkShape(existing, shape), created: false };
+  let created = true;
   try {
     await client.putTaskDef(
       {
@@ -42,12 +49,13 @@ export async function ensureTaskDef(client: LittleHorseClient, name: string, sig
   } catch (error) {
     // Another worker created it first (ALREADY_EXISTS when its shape differs from ours): check below.
     if (!(error instanceof ClientError && error.code === Status.ALREADY_EXISTS)) throw error;
+    created = false;
   }
   // Metadata is written asynchronously: a read right after PutTaskDef can briefly miss
   // (Java's LHTaskWorker.getTaskDefOrFail retries NOT_FOUND for 2 s).
   for (let waited = 0; waited <= 2_000; waited += 50) {
-    const created = await getTaskDef(client, name, signal);
-    if (created) return checkShape(created, shape);
+    const written = await getTaskDef(client, name, signal);
+    if (written) return { taskDef: checkShape(written, shape), created };
     await sleep(50, signal);
   }
   throw new Error(`TaskDef ${name} was created but cannot be read back from LittleHorse`);

@@ -1,11 +1,12 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { count, flag, seconds } from '../env-rules.js';
 
 /** The environment variables of media inputs, merged into lib/config.ts' schema. */
 export const mediaInputEnv = {
   // ComfyUI's own default upload limit (--max-upload-size, 100 MB).
-  COMFYUI_INPUT_MAX_BYTES: z.string().trim().regex(/^\d+$/, 'expects a number of bytes').default(String(100 * 1024 * 1024)).transform(Number),
-  COMFYUI_INPUT_TIMEOUT_SEC: z.string().trim().regex(/^\d+$/, 'expects a whole number of seconds').default('60').transform(Number),
-  COMFYUI_INPUT_ALLOW_PRIVATE: z.stringbool({ error: 'expects true or false' }).default(false),
+  COMFYUI_INPUT_MAX_BYTES: count(100 * 1024 * 1024, 1, 'bytes'),
+  COMFYUI_INPUT_TIMEOUT_SEC: seconds(60, 1),
+  COMFYUI_INPUT_ALLOW_PRIVATE: flag(false),
 };
 
 type MediaInputEnv = z.infer<z.ZodObject<typeof mediaInputEnv>>;

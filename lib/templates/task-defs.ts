@@ -2,7 +2,7 @@ import { VariableType } from 'littlehorse-client/proto';
 import { INPUT_TYPES } from '../../functions/templates/input-types.js';
 import type { Template } from '../../functions/templates/template.js';
 import type { LittleHorseClient } from '../littlehorse/connection.js';
-import { ensureTaskDef, type TaskDefShape } from '../littlehorse/task-def.js';
+import { type EnsuredTaskDef, ensureTaskDef, type TaskDefShape } from '../littlehorse/task-def.js';
 import type { ServedTemplates } from './load.js';
 
 /** A template's TaskDef: one typed input variable per template input, in the file's order. */
@@ -14,6 +14,8 @@ export function templateTaskDefShape(template: Template): TaskDefShape {
 }
 
 /** Creates each template's TaskDef if missing; throws TaskDefMismatch (exit 5) for one of another shape. */
-export async function ensureTemplateTaskDefs(client: LittleHorseClient, templates: ServedTemplates, signal?: AbortSignal): Promise<void> {
-  for (const [taskDefName, template] of templates) await ensureTaskDef(client, taskDefName, signal, templateTaskDefShape(template));
+export async function ensureTemplateTaskDefs(client: LittleHorseClient, templates: ServedTemplates, signal?: AbortSignal): Promise<Map<string, EnsuredTaskDef>> {
+  const ensured = new Map<string, EnsuredTaskDef>();
+  for (const [taskDefName, template] of templates) ensured.set(taskDefName, await ensureTaskDef(client, taskDefName, signal, templateTaskDefShape(template)));
+  return ensured;
 }

@@ -3,8 +3,11 @@ import { LHStatus, TaskStatus } from 'littlehorse-client/proto';
 import { expect } from 'vitest';
 import type { Harness } from './harness.js';
 
-/** A workflow ComfyUI refuses (400, unknown node class) before running anything. */
-const INVALID_WORKFLOW = { '1': { class_type: 'NoSuchNode', inputs: {} } };
+/** A workflow ComfyUI refuses (400: a LATENT linked where an IMAGE is needed) before running anything. */
+const INVALID_WORKFLOW = {
+  '1': { class_type: 'EmptyLatentImage', inputs: { width: 64, height: 64, batch_size: 1 } },
+  '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'invalid' } },
+};
 
 /**
  * What must hold against any LittleHorse and ComfyUI, real or simulated: the end-to-end scenarios of

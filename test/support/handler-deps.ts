@@ -50,6 +50,8 @@ export async function handlerHarness(
       historyTimeoutMs: 10_000,
       watchdogIntervalMs: 300,
       includeTempOutputs: false,
+      allowPartial: false,
+      outputPerTask: false,
       ...options.settings,
     },
   };
