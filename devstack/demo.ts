@@ -1,38 +1,41 @@
 /**
  * `npm run demo`: the whole worker on simulators. Starts the LittleHorse and ComfyUI doubles on
- * loopback, runs the built dist/runner.js against them (readable log lines, prefixed `worker |`),
- * sends a sample workflow through LittleHorse, prints what the worker reported, and stops everything
- * but the output folder, which it keeps and names.
+ * loopback, runs the built dist/runner.js against them with the shipped templates (readable log lines,
+ * prefixed `worker |`), registers a WfSpec that calls the text-to-image template with typed variables,
+ * runs it, prints what the worker reported, and stops everything but the output folder, which it
+ * keeps and names.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { LHStatus, VariableType } from 'littlehorse-client/proto';
+import { parseConfig } from '../lib/config.js';
+import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { startFakeComfy } from './comfyui/index.js';
 import { startFakeLittleHorse } from './littlehorse/index.js';
-import txt2img from './workflows/txt2img.json' with { type: 'json' };
+import { typedOneTaskWfSpec } from './littlehorse/one-task-wf-spec.js';
 
-const TASK_NAME = 'execute-comfyui-workflow';
+const TASK_DEF = 'comfyui-text-to-image';
 const bundle = path.resolve(import.meta.dirname, '../dist/runner.js');
+const templates = path.resolve(import.meta.dirname, '../templates');
 const outputDir = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-demo-'));
 
 const lh = await startFakeLittleHorse();
 const comfy = await startFakeComfy({ runTimeMs: 1_500, steps: 20, outputDir });
 console.log(`simulated LittleHorse on ${lh.host}:${lh.port}, simulated ComfyUI on ${comfy.url}, output folder ${outputDir}\n`);
 
-const worker = spawn(process.execPath, [bundle], {
-  env: {
-    PATH: process.env.PATH,
-    COMFYUI_BASE_URL: comfy.url,
-    COMFYUI_OUTPUT_DIR: outputDir,
-    LHW_TASK_NAME: TASK_NAME,
-    LHC_API_HOST: lh.host,
-    LHC_API_PORT: String(lh.port),
-    LOG_FORMAT: 'pretty',
-  },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
+const env = {
+  COMFYUI_BASE_URL: comfy.url,
+  COMFYUI_OUTPUT_DIR: outputDir,
+  COMFYUI_TEMPLATES_DIR: templates,
+  LHW_TASK_NAME: 'execute-comfyui-workflow',
+  LHC_API_HOST: lh.host,
+  LHC_API_PORT: String(lh.port),
+  LOG_FORMAT: 'pretty',
+};
+const worker = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 let workerOutput = '';
 const prefixed = (from: Readable, to: NodeJS.WriteStream) =>
   from.on('data', (chunk: Buffer) => {
@@ -41,26 +44,49 @@ const prefixed = (from: Readable, to: NodeJS.WriteStream) =>
   });
 prefixed(worker.stdout, process.stdout);
 prefixed(worker.stderr, process.stderr);
+// The WfSpec author's own LittleHorse client.
+const parsed = parseConfig(env);
+if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+const connections = new LittleHorseConnections(parsed.config.littlehorse);
+const client = connections.bootstrap();
 
 try {
-  await waitFor(() => lh.taskDefs().some((t) => t.id?.name === TASK_NAME) && lh.stats.pollRequests > 0, 15_000);
-  console.log(`\nscheduling a TaskRun with the sample txt2img workflow (devstack/workflows/txt2img.json)\n`);
-  const run = lh.scheduleTask({ taskDefName: TASK_NAME, variables: { workflow: { jsonObj: JSON.stringify(txt2img) } } });
-  const done = await lh.waitForTaskRun(run.id, 30_000);
+  await waitFor(() => lh.taskDefs().some((t) => t.id?.name === TASK_DEF) && lh.stats.pollRequests > 0, 15_000);
+  const taskDef = lh.taskDefs().find((t) => t.id?.name === TASK_DEF)!;
+  console.log(`\nTaskDef ${TASK_DEF}(${taskDef.inputVars.map((v) => `${v.name}: ${v.typeDef?.type}`).join(', ')}) → ${taskDef.returnType?.returnType?.type}, from templates/text-to-image.json`);
+  const variables = [
+    { name: 'prompt', type: VariableType.STR, required: true },
+    { name: 'negative_prompt', type: VariableType.STR },
+    { name: 'seed', type: VariableType.INT },
+    { name: 'width', type: VariableType.INT },
+    { name: 'height', type: VariableType.INT },
+    { name: 'steps', type: VariableType.INT },
+    { name: 'sampler', type: VariableType.STR },
+  ];
+  await client.putWfSpec(typedOneTaskWfSpec('poster', TASK_DEF, variables, { timeoutSeconds: 60, retries: 1 }));
+  console.log(`WfSpec poster: ENTRYPOINT → ${TASK_DEF}(${variables.map((v) => v.name).join(', ')}) → EXIT`);
+  console.log('running it with prompt="a lighthouse on a cliff at dawn", width=768, steps=30 (the other variables unset: the template\'s defaults, a seed derived from the TaskRun)\n');
+  let wfRun = await client.runWf({ wfSpecName: 'poster', variables: { prompt: { str: 'a lighthouse on a cliff at dawn' }, width: { int: 768 }, steps: { int: 30 } } });
+  for (const until = Date.now() + 30_000; wfRun.status === LHStatus.RUNNING && Date.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    wfRun = await client.getWfRun(wfRun.id!);
+  }
   // LittleHorse has the report a moment before the worker has the answer: stopping the worker in
   // between would show it stopping with a task in hand. Its own line says when it is done.
   await waitFor(() => workerOutput.includes('task reported'), 5_000).catch(() => undefined);
-  const attempt = done.attempts.at(-1);
-  console.log(`\nTaskRun ${done.id.wfRunId?.id}/${done.id.taskGuid}: ${done.status}`);
+  const taskRun = lh.taskRuns().find((run) => run.taskDefName === TASK_DEF);
+  const attempt = taskRun?.attempts.at(-1);
+  console.log(`\nWfRun ${wfRun.id?.id}: ${wfRun.status}; TaskRun ${taskRun?.status}`);
   console.log('\nlog output:\n' + (attempt?.logOutput?.str ?? '(none)').replace(/^/gm, '  '));
   const output = attempt?.output?.jsonObj ?? attempt?.exception?.content?.jsonObj;
   console.log('\nreported result:\n' + JSON.stringify(JSON.parse(output ?? 'null'), null, 2));
-  process.exitCode = done.status === 'TASK_SUCCESS' ? 0 : 1;
+  process.exitCode = wfRun.status === LHStatus.COMPLETED ? 0 : 1;
 } catch (error) {
   console.error(`demo failed: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
   console.log('\nstopping the worker (SIGTERM)\n');
+  connections.close();
   worker.kill('SIGTERM');
   await new Promise((resolve) => worker.once('exit', resolve));
   await lh.stop();

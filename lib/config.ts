@@ -34,6 +34,7 @@ export const envSchema = z.object({
   COMFYUI_INCLUDE_TEMP_OUTPUTS: flag(false),
   COMFYUI_ALLOW_PARTIAL: flag(false),
   COMFYUI_OUTPUT_PER_TASK: flag(false),
+  COMFYUI_TEMPLATES_DIR: stated(optionalText, 'a folder of `*.json` templates, read at start'),
   ...s3Env,
   ...outputStoreEnv,
   ...mediaInputEnv,
@@ -45,6 +46,14 @@ export const envSchema = z.object({
       'expects letters, digits and inner hyphens (LittleHorse names are hostname-like), e.g. execute-comfyui-workflow',
     ),
     'letters, digits and inner hyphens (`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$`)',
+  ),
+  LHW_TEMPLATE_PREFIX: stated(
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][-A-Za-z0-9]*$/, 'expects letters, digits and hyphens, starting with a letter or digit (it begins TaskDef names), e.g. comfyui-')
+      .default('comfyui-'),
+    'letters, digits and hyphens, starting with a letter or digit',
   ),
   LHW_NUM_WORKER_THREADS: stated(
     z
@@ -250,6 +259,13 @@ export interface ComfyConfig {
   outputPerTask: boolean;
 }
 
+export interface TemplatesConfig {
+  /** Unset: no templates, raw workflows only. */
+  dir: string | undefined;
+  /** Begins the TaskDef name of every template. */
+  prefix: string;
+}
+
 export interface WorkerConfig {
   taskName: string;
   workerId: string;
@@ -290,6 +306,7 @@ export interface LittleHorseConfig {
 
 export interface Config {
   comfy: ComfyConfig;
+  templates: TemplatesConfig;
   worker: WorkerConfig;
   littlehorse: LittleHorseConfig;
   /** Undefined when outputs stay where ComfyUI (or the download) put them. */
@@ -378,6 +395,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, files: StartFiles = localFil
         allowPartial: e.COMFYUI_ALLOW_PARTIAL,
         outputPerTask: e.COMFYUI_OUTPUT_PER_TASK,
       },
+      templates: { dir: e.COMFYUI_TEMPLATES_DIR, prefix: e.LHW_TEMPLATE_PREFIX },
       worker: {
         taskName: e.LHW_TASK_NAME,
         workerId: e.LHW_TASK_WORKER_ID ?? `comfyui-worker-${randomUUID()}`,

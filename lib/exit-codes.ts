@@ -14,6 +14,8 @@ export const ExitCode = {
   TASKDEF_MISMATCH: 5,
   /** Stopped, but at least one report never reached LittleHorse (its TaskRun will time out there). */
   REPORT_UNDELIVERED: 6,
+  /** A template cannot run on this ComfyUI (GET /object_info): a node class, input, model or value it needs is missing. */
+  TEMPLATE_REFUSED: 7,
   /** A second SIGTERM/SIGINT: exited at once, without waiting for the task in hand. */
   FORCED: 130,
 } as const;

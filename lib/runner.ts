@@ -23,6 +23,9 @@ import { waitForInterruptedPrompt } from './comfyui/interrupted-prompt.js';
 import { backlogGauge } from './littlehorse/backlog.js';
 import { publishBacklog } from './metrics/backlog-publisher.js';
 import type { TaskMetrics } from './metrics/task-metrics.js';
+import { checkTemplatesOnComfy } from './templates/check-on-comfy.js';
+import type { ServedTemplates } from './templates/load.js';
+import { ensureTemplateTaskDefs } from './templates/task-defs.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -34,6 +37,8 @@ export interface RunnerDeps {
   inputs?: InputPlacer;
   logger: Logger;
   metrics: TaskMetrics;
+  /** Read from COMFYUI_TEMPLATES_DIR at start; checked against ComfyUI before any task is taken. */
+  templates: ServedTemplates;
 }
 
 /** While start-up keeps failing the same way, how often to say so again. */
@@ -57,6 +62,8 @@ export class Runner {
   private readonly timeouts: TaskTimeouts;
   private tasksDone = 0;
   private taskDefEnsured = false;
+  /** The templates served; once checked against this ComfyUI, with their input bounds narrowed to its own. */
+  private templates: ServedTemplates;
   /** Reports LittleHorse never received: the exit code must not claim every task was reported. */
   private undelivered = 0;
   private crashed = false;
@@ -66,6 +73,7 @@ export class Runner {
   constructor(private readonly deps: RunnerDeps) {
     this.shutdownClock = new ShutdownClock(deps.config.worker.shutdownGraceMs);
     this.timeouts = new TaskTimeouts(() => deps.connections.bootstrap(), deps.logger);
+    this.templates = deps.templates;
   }
 
   get stopping(): boolean {
@@ -81,6 +89,11 @@ export class Runner {
       await this.poller?.stop();
       return started.ready ? ExitCode.OK : (started.exitCode ?? ExitCode.OK);
     }
+    const refused = await this.checkTemplates();
+    if (refused !== undefined || this.stopping) {
+      await this.poller?.stop();
+      return refused ?? ExitCode.OK;
+    }
     this.health = new ComfyHealth({
       comfy,
       live,
@@ -93,7 +106,7 @@ export class Runner {
     this.deps.metrics.comfyUiUp(true);
     this.publishBacklog();
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
-    logger.info('worker ready', { taskName: config.worker.taskName, mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
+    logger.info('worker ready', { taskName: config.worker.taskName, templates: [...this.templates.keys()], mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
     let lastActivity = Date.now();
     while (!this.stopping) {
@@ -122,6 +135,7 @@ export class Runner {
         shutdown: this.shutdownClock,
         timeouts: this.timeouts,
         metrics: this.deps.metrics,
+        templates: this.templates,
       });
       // ComfyUI is free once the outcome is known: the report goes out beside the next task's start.
       this.trackReport(this.current.reported);
@@ -197,6 +211,26 @@ export class Runner {
     );
   }
 
+  /**
+   * Every template checked against the ComfyUI it will run on (one GET /object_info), once both
+   * dependencies answer and before any task is asked for. Resolves the exit code when one cannot run.
+   */
+  private async checkTemplates(): Promise<ExitCode | undefined> {
+    const { comfy, logger } = this.deps;
+    const checked = await checkTemplatesOnComfy(this.templates, comfy, this.stopController.signal).catch((error: unknown) => error as Error);
+    if (this.stopping) return undefined;
+    if (checked instanceof Error) {
+      logger.error(`could not read ComfyUI's node catalogue (GET /object_info) to check the templates: ${checked.message}`, { exitCode: ExitCode.COMFYUI_NOT_READY });
+      return ExitCode.COMFYUI_NOT_READY;
+    }
+    if (!checked.ok) {
+      for (const problem of checked.problems) logger.error(problem, { exitCode: ExitCode.TEMPLATE_REFUSED });
+      return ExitCode.TEMPLATE_REFUSED;
+    }
+    this.templates = checked.templates;
+    return undefined;
+  }
+
   /** One try at what the worker needs from LittleHorse: its TaskDef, then registering and opening the poll streams. */
   private async registerWithLittleHorse(signal: AbortSignal): Promise<void> {
     const { config, connections, logger } = this.deps;
@@ -204,11 +238,14 @@ export class Runner {
       const { taskDef, created } = await ensureTaskDef(connections.bootstrap(), config.worker.taskName, signal);
       const inputs = taskDef.inputVars.map((v) => v.name);
       logger.info(created ? 'TaskDef created' : 'TaskDef found', { taskName: config.worker.taskName, inputs });
+      for (const [name, { taskDef, created }] of await ensureTemplateTaskDefs(connections.bootstrap(), this.templates, signal)) {
+        logger.info(created ? 'TaskDef created' : 'TaskDef found', { taskName: name, inputs: taskDef.inputVars.map((v) => v.name) });
+      }
       this.taskDefEnsured = true;
     }
     this.poller ??= new TaskPoller({
       connections,
-      taskNames: [config.worker.taskName],
+      taskNames: [config.worker.taskName, ...this.templates.keys()],
       maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
       workerId: config.worker.workerId,
       workerVersion: config.worker.workerVersion,

@@ -1,17 +1,19 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { WfRunId } from 'littlehorse-client/proto';
-import { stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
-import { executeComfyuiWorkflow, type Outcome } from '../functions/execute-comfyui-workflow/handler.js';
-import { promptIdentity } from '../functions/execute-comfyui-workflow/identity.js';
+import type { ScheduledTask, WfRunId } from 'littlehorse-client/proto';
+import { type Failure, stoppedBy, toFailure, unavailable } from '../functions/execute-comfyui-workflow/failure.js';
+import { executeComfyuiWorkflow, type Outcome, type WorkflowResult } from '../functions/execute-comfyui-workflow/handler.js';
+import { idempotencyKey, promptIdentity, type TaskRunRef } from '../functions/execute-comfyui-workflow/identity.js';
 import type { ComfyApi, DownloadOutput, HandlerSettings, LiveEvents } from '../functions/execute-comfyui-workflow/ports.js';
 import { sleep } from './backoff.js';
 import type { LittleHorseConnections } from './littlehorse/connection.js';
 import type { PolledTask } from './littlehorse/poller.js';
 import { deliverReport, toReport } from './littlehorse/report.js';
 import { type TaskLogger, withKeys } from './logger.js';
-import { readWorkflowInput } from './littlehorse/task-input.js';
+import { readTaskValues, readWorkflowInput } from './littlehorse/task-input.js';
 import type { ShutdownClock } from './shutdown-clock.js';
 import { DEFAULT_TASK_TIMEOUT_SEC, type TaskTimeouts } from './littlehorse/task-timeout.js';
+import { executeTemplate, type PreparedTemplateTask, prepareTemplateTask, type TemplateResult } from '../functions/templates/execute.js';
+import type { ServedTemplates } from './templates/load.js';
 import type { InputPlacer } from './media/input-placer.js';
 import type { OutputStore } from './storage/s3-output-store.js';
 import type { TaskFinished, TaskMetrics } from './metrics/task-metrics.js';
@@ -37,13 +39,18 @@ export interface TaskExecutionDeps {
   /** Each task's TaskRun timeout, learnt once per WfSpec version where it can be. */
   timeouts: TaskTimeouts;
   metrics: TaskMetrics;
+  /** Templates by TaskDef name: a task of one of these is a template task; any other is a raw workflow. */
+  templates: ServedTemplates;
 }
+
+/** A raw workflow's result, or a template's (its outputs by name). */
+export type TaskOutcome = Outcome<WorkflowResult | TemplateResult>;
 
 export interface RunningTask {
   /** Abort it to stop the work now (the reason becomes the TASK_FAILED message). */
   controller: AbortController;
   /** The outcome, once ComfyUI is done with the task: from then on the worker may take the next one. */
-  outcome: Promise<Outcome>;
+  outcome: Promise<TaskOutcome>;
   /** Whether LittleHorse received the report (it is delivered beside the next task's start). */
   reported: Promise<boolean>;
 }
@@ -59,7 +66,7 @@ export function executeTask(polled: PolledTask, deps: TaskExecutionDeps): Runnin
 }
 
 interface Worked {
-  outcome: Outcome;
+  outcome: TaskOutcome;
   lines: string[];
   logger: TaskLogger;
   /** LittleHorse's window for this attempt (ms from the claim). */
@@ -86,18 +93,18 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
   const deadline = taskDeadline(polled, deps, logger, controller);
   const watched = watchComfy(deps.comfy, deps.live);
 
-  let outcome: Outcome;
+  let outcome: TaskOutcome;
   try {
-    const input = readWorkflowInput(task);
+    const input = readInput(task, deps.templates, ref);
     if (!input.ok) {
-      log(`invalid input: ${input.problem}`);
-      outcome = { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: input.problem, details: {} } };
+      log(`invalid input: ${input.failure.message}`);
+      outcome = { ok: false, failure: input.failure };
     } else {
       await deps.comfyReady(AbortSignal.any([controller.signal, AbortSignal.timeout(COMFY_RETURN_WAIT_MS)])).catch((error: unknown) => {
         if (controller.signal.aborted) throw error;
         throw new ComfyNotBack(`ComfyUI is not answering (GET /system_stats) and did not come back within ${COMFY_RETURN_WAIT_MS / 1000} s; LittleHorse may retry the task on another worker.`);
       });
-      outcome = await executeComfyuiWorkflow(input.workflow, {
+      const handlerDeps = {
         comfy: watched.comfy,
         live: deps.live,
         download: deps.download,
@@ -109,8 +116,9 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
         signal: controller.signal,
         settings: deps.settings,
         identity: promptIdentity(ref),
-        cleanupBudgetMs: (usualMs) => deps.shutdown.cleanupBudgetMs(usualMs),
-      });
+        cleanupBudgetMs: (usualMs: number) => deps.shutdown.cleanupBudgetMs(usualMs),
+      };
+      outcome = input.template ? await executeTemplate(input.template, handlerDeps) : await executeComfyuiWorkflow(input.workflow, handlerDeps);
     }
   } catch (error) {
     // The handler returns failures as values; this catches the wait for ComfyUI and true bugs.
@@ -141,12 +149,29 @@ async function report(polled: PolledTask, deps: TaskExecutionDeps, { outcome, li
   if (undelivered) {
     logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });
   } else if (outcome.ok) {
-    logger.info('task reported', { ...fields, outputs: outcome.result.outputs.length });
+    const { outputs } = outcome.result;
+    logger.info('task reported', { ...fields, outputs: Array.isArray(outputs) ? outputs.length : Object.values(outputs).flat().length });
   } else {
     // Not `message`: Powertools reserves that key and would drop the reason.
     logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
   return !undelivered;
+}
+
+type TaskInput =
+  | { ok: true; workflow: unknown; template?: undefined }
+  | { ok: true; template: PreparedTemplateTask }
+  | { ok: false; failure: Failure };
+
+/** The task's input, checked before anything waits for ComfyUI: a template's typed inputs, or a raw workflow. */
+function readInput(task: ScheduledTask, templates: ServedTemplates, ref: TaskRunRef): TaskInput {
+  const template = templates.get(task.taskDefId?.name ?? '');
+  if (template) {
+    const prepared = prepareTemplateTask(template, readTaskValues(task), idempotencyKey(ref));
+    return prepared.ok ? { ok: true, template: prepared.task } : prepared;
+  }
+  const raw = readWorkflowInput(task);
+  return raw.ok ? raw : { ok: false, failure: { kind: 'validation', name: 'comfyui-invalid-workflow', message: raw.problem, details: {} } };
 }
 
 /** A throw that reached the task's edge: the stop reason when the task was stopped, else its Failure. */

@@ -8,6 +8,7 @@ import { LittleHorseConnections } from './littlehorse/connection.js';
 import { createLogger } from './logger.js';
 import { inputPlacer } from './media/input-placer.js';
 import { Runner } from './runner.js';
+import { loadTemplates } from './templates/load.js';
 import { objectFetcher } from './media/object-source.js';
 import { outputSource } from './storage/output-source.js';
 import { lazyS3 } from './storage/s3-client.js';
@@ -33,6 +34,9 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const parsed = parseConfig(env);
   if (!parsed.ok) return parsed;
   const { config } = parsed;
+  // A broken template is a configuration error: exit 2, naming the file and the field.
+  const templates = loadTemplates({ dir: config.templates.dir, prefix: config.templates.prefix, rawTaskName: config.worker.taskName });
+  if (!templates.ok) return templates;
   const logger = createLogger({
     level: config.worker.logLevel,
     workerId: config.worker.workerId,
@@ -53,7 +57,7 @@ export function buildWorker(env: NodeJS.ProcessEnv): BuiltWorker {
   const store = config.outputStore ? s3OutputStore(config.outputStore, s3, outputSource(http)) : undefined;
   const inputs = inputPlacer(config.mediaInputs, config.comfy.baseUrl, config.comfy.httpTimeoutMs, objectFetcher(s3, config.s3));
   const metrics = config.metrics.format === 'emf' ? new EmfMetrics(config.worker.taskName, logger) : noMetrics;
-  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger, metrics });
+  const runner = new Runner({ config, connections, comfy, live, download, store, inputs, logger, metrics, templates: templates.templates });
   return {
     ok: true,
     worker: {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Failure, nodeFailure, validationFailure } from '../functions/execute-comfyui-workflow/failure.js';
 import { invalidNodes } from '../lib/comfyui/client.js';
-import { promptRejectedSchema } from '../lib/comfyui/messages.js';
+import { promptRejectedSchema } from '../functions/execute-comfyui-workflow/comfy-messages.js';
 
 const nameOf = (failure: Failure) => ('name' in failure ? failure.name : undefined);
 

@@ -5,7 +5,7 @@ import { FailureError, unavailable } from '../functions/execute-comfyui-workflow
 import { type Completion, followPrompt, UNREACHABLE_GRACE_MS } from '../functions/execute-comfyui-workflow/follow.js';
 import type { ComfyApi, HandlerDeps, HandlerSettings, LiveEvents, LiveSignal } from '../functions/execute-comfyui-workflow/ports.js';
 import { ProgressLog } from '../functions/execute-comfyui-workflow/progress.js';
-import type { ComfyEvent, HistoryEntry, Queue } from '../lib/comfyui/messages.js';
+import type { ComfyEvent, HistoryEntry, Queue } from '../functions/execute-comfyui-workflow/comfy-messages.js';
 import { FakeClock } from './support/fake-clock.js';
 import { quietLogger } from './support/handler-deps.js';
 

@@ -1,6 +1,6 @@
 // ComfyUI's live events read by hand (no schema library): what is kept, normalized, dropped or refused.
 import { describe, expect, it } from 'vitest';
-import { parseEvent } from '../lib/comfyui/messages.js';
+import { parseEvent } from '../functions/execute-comfyui-workflow/comfy-messages.js';
 
 const frame = (type: string, data: unknown) => JSON.stringify({ type, data });
 

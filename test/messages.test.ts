@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEvent } from '../lib/comfyui/messages.js';
+import { parseEvent } from '../functions/execute-comfyui-workflow/comfy-messages.js';
 
 describe('ComfyUI live messages', () => {
   it('parses an event the worker acts on, whatever the key order', () => {

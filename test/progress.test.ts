@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEvent } from '../lib/comfyui/messages.js';
+import { parseEvent } from '../functions/execute-comfyui-workflow/comfy-messages.js';
 import { ProgressLog } from '../functions/execute-comfyui-workflow/progress.js';
 import { parseWorkflow } from '../functions/execute-comfyui-workflow/workflow.js';
 import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };

@@ -35,6 +35,8 @@ const SAMPLERS = ['euler', 'euler_cfg_pp', 'euler_ancestral', 'heun', 'dpm_2', '
 const SCHEDULERS = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_uniform', 'beta', 'normal', 'linear_quadratic', 'kl_optimal'];
 /** The checkpoints this fake ComfyUI "has" in models/checkpoints (folder_paths.get_filename_list). */
 export const CHECKPOINTS = ['v1-5-pruned-emaonly.safetensors', 'sd_xl_base_1.0.safetensors'];
+/** The upscale models it "has" in models/upscale_models. */
+export const UPSCALE_MODELS = ['RealESRGAN_x4plus.pth', '4x-UltraSharp.pth'];
 
 const SAMPLER_LIMITS: Record<string, InputLimits> = {
   seed: { default: 0, min: 0, max: 2 ** 64 - 1 }, // 0xffffffffffffffff, as near as a double gets
@@ -106,6 +108,15 @@ export const NODE_DEFS: Record<string, NodeDef> = {
   VAEDecode: { required: { samples: 'LATENT', vae: 'VAE' }, returns: ['IMAGE'], category: 'latent' },
   VAEEncode: { required: { pixels: 'IMAGE', vae: 'VAE' }, returns: ['LATENT'], category: 'latent' },
   LoadImage: { required: { image: 'COMBO' }, returns: ['IMAGE', 'MASK'], category: 'image' },
+  ImageScaleBy: {
+    required: { image: 'IMAGE', upscale_method: 'COMBO', scale_by: 'FLOAT' },
+    limits: { upscale_method: { options: ['nearest-exact', 'bilinear', 'area', 'bicubic', 'lanczos'] }, scale_by: { default: 1.0, min: 0.01, max: 8.0, step: 0.01 } },
+    returns: ['IMAGE'],
+    category: 'image/upscaling',
+  },
+  // comfy_extras/nodes_upscale_model.py
+  UpscaleModelLoader: { required: { model_name: 'COMBO' }, limits: { model_name: { options: UPSCALE_MODELS } }, returns: ['UPSCALE_MODEL'], category: 'loaders' },
+  ImageUpscaleWithModel: { required: { upscale_model: 'UPSCALE_MODEL', image: 'IMAGE' }, returns: ['IMAGE'], category: 'image/upscaling' },
   LoadAudio: { required: { audio: 'COMBO' }, returns: ['AUDIO'], category: 'audio' },
   CreateVideo: { required: { images: 'IMAGE', fps: 'FLOAT' }, optional: { audio: 'AUDIO' }, returns: ['VIDEO'], category: 'image/video' },
   VAEDecodeHunyuan3D: {

@@ -1,7 +1,7 @@
 // HTTP routes of server.py, each served as /x and /api/x (PromptServer.add_routes).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { NODE_DEFS, nodeInfo } from './nodes.js';
+import { objectInfo } from './object-info.js';
 import type { OutputDirs } from './outputs.js';
 import type { PromptQueue } from './prompt-queue.js';
 import { PyError, isObject, type FakeStats, type JsonObject, type QueueItem } from './types.js';
@@ -183,8 +183,7 @@ export function createHandler(deps: ServerDeps) {
         return json(res, 200, { supports_preview_metadata: true, max_upload_size: 104_857_600 });
       case 'GET /object_info': {
         const only = path === '/object_info' ? undefined : decodeURIComponent(path.slice('/object_info/'.length));
-        const entries = Object.entries(NODE_DEFS).filter(([name]) => only === undefined || name === only);
-        return json(res, 200, Object.fromEntries(entries.map(([name, def]) => [name, nodeInfo(name, def)])));
+        return json(res, 200, objectInfo(deps.dirs.input, only));
       }
       case 'GET /ws':
         return text(res, 400, 'No WebSocket UPGRADE hdr: None\n Can "Upgrade" only to "WebSocket".');

@@ -2,8 +2,20 @@ import { AllowedUpdateType, type PutWfSpecRequest, VariableType, WfRunVariableAc
 
 export const WORKFLOW_VARIABLE = 'workflow';
 
+/** A WfRun variable the task node passes to the TaskDef, in order. */
+export interface WfVariable {
+  name: string;
+  type: VariableType;
+  required?: boolean;
+}
+
 /** ENTRYPOINT → the task, passed the JSON_OBJ variable `workflow`, with a timeout and retries → EXIT (node names as the Java SDK writes them). */
 export function oneTaskWfSpec(name: string, taskName: string, timeoutSeconds: number, retries = 0): PutWfSpecRequest {
+  return typedOneTaskWfSpec(name, taskName, [{ name: WORKFLOW_VARIABLE, type: VariableType.JSON_OBJ, required: true }], { timeoutSeconds, retries });
+}
+
+/** ENTRYPOINT → the task, passed each typed WfRun variable in turn (a template's TaskDef), with a timeout and retries → EXIT. */
+export function typedOneTaskWfSpec(name: string, taskName: string, variables: WfVariable[], options: { timeoutSeconds: number; retries: number }): PutWfSpecRequest {
   const entrypoint = '0-entrypoint-ENTRYPOINT';
   const task = `1-${taskName}-TASK`;
   const exit = '2-exit-EXIT';
@@ -13,20 +25,18 @@ export function oneTaskWfSpec(name: string, taskName: string, timeoutSeconds: nu
     allowedUpdates: AllowedUpdateType.ALL_UPDATES,
     threadSpecs: {
       entrypoint: {
-        variableDefs: [
-          {
-            varDef: { name: WORKFLOW_VARIABLE, typeDef: { type: VariableType.JSON_OBJ, masked: false } },
-            required: true,
-            searchable: false,
-            jsonIndexes: [],
-            accessLevel: WfRunVariableAccessLevel.PRIVATE_VAR,
-          },
-        ],
+        variableDefs: variables.map((v) => ({
+          varDef: { name: v.name, typeDef: { type: v.type, masked: false } },
+          required: v.required ?? false,
+          searchable: false,
+          jsonIndexes: [],
+          accessLevel: WfRunVariableAccessLevel.PRIVATE_VAR,
+        })),
         interruptDefs: [],
         nodes: {
           [entrypoint]: { entrypoint: {}, outgoingEdges: [{ sinkNodeName: task, variableMutations: [] }], failureHandlers: [] },
           [task]: {
-            task: { taskDefId: { name: taskName }, timeoutSeconds, retries, variables: [{ variableName: WORKFLOW_VARIABLE }] },
+            task: { taskDefId: { name: taskName }, timeoutSeconds: options.timeoutSeconds, retries: options.retries, variables: variables.map((v) => ({ variableName: v.name })) },
             outgoingEdges: [{ sinkNodeName: exit, variableMutations: [] }],
             failureHandlers: [],
           },

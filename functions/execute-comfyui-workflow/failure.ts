@@ -1,6 +1,6 @@
 /**
  * Errors are values with a kind; each kind maps to one LittleHorse outcome:
- * - validation: the user's workflow is wrong → TASK_EXCEPTION (a business exception the WfSpec can catch)
+ * - validation: the user's workflow or a template input is wrong → TASK_EXCEPTION (a business exception the WfSpec can catch)
  * - execution:  ComfyUI ran it and a node failed → TASK_EXCEPTION
  * - unavailable: ComfyUI down, timed out, interrupted, worker stopping → TASK_FAILED (LittleHorse retries)
  *

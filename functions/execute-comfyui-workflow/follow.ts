@@ -1,4 +1,4 @@
-import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId } from '../../lib/comfyui/messages.js';
+import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId } from './comfy-messages.js';
 import { type Failure, FailureError, nodeFailure, unavailable } from './failure.js';
 import type { HandlerDeps, LiveSignal } from './ports.js';
 import type { ProgressLog } from './progress.js';

@@ -22,8 +22,9 @@ export interface SkippedOutput {
   errors: Array<{ node_id: string; class_type: string | null; type: string | null; message: string | null; details: unknown }>;
 }
 
-export type Outcome =
-  | { ok: true; result: WorkflowResult }
+/** A task's end as a value; a template task's result is shaped by its template (functions/templates). */
+export type Outcome<Result = WorkflowResult> =
+  | { ok: true; result: Result }
   /** `interruptedPromptId`: a prompt this task interrupted, which ComfyUI is still finishing (its running node completes first). */
   | { ok: false; failure: Failure; promptId?: string; interruptedPromptId?: string };
 

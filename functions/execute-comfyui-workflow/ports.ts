@@ -1,4 +1,4 @@
-import type { ComfyEvent, HistoryEntry, Queue } from '../../lib/comfyui/messages.js';
+import type { ComfyEvent, HistoryEntry, Queue } from './comfy-messages.js';
 import type { InvalidNode } from './failure.js';
 import type { OutputFile } from './outputs.js';
 import type { Workflow } from './workflow.js';

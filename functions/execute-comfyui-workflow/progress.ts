@@ -1,4 +1,4 @@
-import type { ComfyEvent } from '../../lib/comfyui/messages.js';
+import type { ComfyEvent } from './comfy-messages.js';
 import type { StructuredLog } from './ports.js';
 import type { Workflow } from './workflow.js';
 

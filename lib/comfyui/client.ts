@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Failure } from '../../functions/execute-comfyui-workflow/failure.js';
 import { FailureError, type InvalidNode, unavailable, validationFailure } from '../../functions/execute-comfyui-workflow/failure.js';
 import type { Workflow } from '../../functions/execute-comfyui-workflow/workflow.js';
+import { type ObjectInfo, objectInfoSchema } from '../../functions/templates/comfy-check.js';
 import { backoffMs, sleep } from '../backoff.js';
 import type { ComfyHttp, HttpReply } from './http.js';
 import {
@@ -13,7 +14,7 @@ import {
   type PromptRejected,
   promptRejectedSchema,
   queueSchema,
-} from './messages.js';
+} from '../../functions/execute-comfyui-workflow/comfy-messages.js';
 import type { z } from 'zod';
 
 export interface SubmitRequest {
@@ -105,6 +106,11 @@ export class ComfyClient {
   /** POST /interrupt {prompt_id}: recent ComfyUI interrupts only if that prompt is the one running. */
   async interrupt(promptId: string, signal?: AbortSignal): Promise<void> {
     expectOk(await this.http.json('POST', '/interrupt', { prompt_id: promptId }, signal), 'POST /interrupt');
+  }
+
+  /** GET /object_info: every node class with its inputs, option lists and ranges (megabytes: read once, at start). */
+  async objectInfo(signal?: AbortSignal): Promise<ObjectInfo> {
+    return expect(await this.http.json('GET', '/object_info', undefined, signal), objectInfoSchema, 'GET /object_info');
   }
 
   /** GET /system_stats answers once ComfyUI is up: the readiness probe. */

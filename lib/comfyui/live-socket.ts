@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import type { LiveEvents, LiveSignal, StructuredLog } from '../../functions/execute-comfyui-workflow/ports.js';
 import { backoffMs } from '../backoff.js';
-import { parseEvent } from './messages.js';
+import { parseEvent } from '../../functions/execute-comfyui-workflow/comfy-messages.js';
 
 export interface LiveSocketOptions {
   baseUrl: string;

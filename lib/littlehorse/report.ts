@@ -13,7 +13,7 @@ const MAX_LOG_CHARS = 32_000;
  * TASK_EXCEPTION, a business exception the WfSpec can catch by name; unavailable → TASK_FAILED,
  * which LittleHorse retries when the task node allows it.
  */
-export function toReport(task: ScheduledTask, outcome: Outcome, logLines: string[], time: Date): ReportTaskRun {
+export function toReport(task: ScheduledTask, outcome: Outcome<unknown>, logLines: string[], time: Date): ReportTaskRun {
   const base = {
     taskRunId: task.taskRunId,
     attemptNumber: task.attemptNumber,
