@@ -32,6 +32,17 @@ export interface PollerOptions {
 
 /** How soon to heartbeat again after a rebalance answer or a failed heartbeat. */
 const SOON_AFTER_TROUBLE_MS = 1_000;
+/**
+ * With several streams, how long the one request stays parked on each. A worker serving N streams
+ * picks up an idle stream's task within about N × (ROTATE_MS + DRAIN_MS); a fleet covers them in
+ * parallel. Shorter means more PollTask requests per idle second.
+ */
+const ROTATE_MS = 1_000;
+/**
+ * After a half-close, how long a task the server had already claimed may take to arrive. Claims are
+ * answered once recorded (CommandSender.tryToClaimTaskAndReturnToClient, ≥ 0.15), in milliseconds.
+ */
+const DRAIN_MS = 250;
 /** After an empty answer (the task was claimed elsewhere, server ≥ 0.15), ask again this much later. */
 const AFTER_EMPTY_ANSWER_MS = 50;
 
@@ -110,6 +121,7 @@ export class TaskPoller {
     for (let i = 0; i < streams.length; i++) {
       const stream = streams[(this.cursor + i) % streams.length]!;
       if (!stream.canAsk) continue;
+      // The stream after this one is next, unless this one delivers a task (see onRelease).
       this.cursor = (this.cursor + i + 1) % streams.length;
       this.holder = stream;
       stream.ask();
@@ -126,7 +138,7 @@ export class TaskPoller {
     this.rotateTimer = setTimeout(() => {
       this.rotateTimer = undefined;
       holder.withdraw();
-    }, this.options.rotateMs ?? 2_000);
+    }, this.options.rotateMs ?? ROTATE_MS);
   }
 
   /** A stream's request was answered, withdrawn and drained, or lost with the stream. */
@@ -135,7 +147,11 @@ export class TaskPoller {
     this.holder = undefined;
     clearTimeout(this.rotateTimer);
     this.rotateTimer = undefined;
-    if (answer === 'task') this.wanted = false; // consumed before the runner hears of the task
+    if (answer === 'task') {
+      this.wanted = false; // consumed before the runner hears of the task
+      // Tasks of one TaskDef tend to come in bursts: ask the stream that just delivered first next time.
+      this.cursor = Math.max(0, [...this.streams.values()].indexOf(stream));
+    }
     this.released();
     if (answer === 'empty') this.retryTimer = setTimeout(() => this.dispatch(), AFTER_EMPTY_ANSWER_MS);
     else this.dispatch();
@@ -240,7 +256,7 @@ class PollStream {
     this.draining = true;
     this.pendingRequest = false;
     this.wakeRequests(); // ends the request iterable: nice-grpc half-closes the call
-    this.drainTimer = setTimeout(() => this.endCall('gone'), this.options.drainMs ?? 1_000);
+    this.drainTimer = setTimeout(() => this.endCall('gone'), this.options.drainMs ?? DRAIN_MS);
   }
 
   /** Stops for good once any request it holds is withdrawn and drained. */
