@@ -72,6 +72,8 @@ export const envSchema = z.object({
   LHW_MAX_RUNTIME_SEC: optionalSeconds(1),
   LHW_SHUTDOWN_GRACE_SEC: seconds(8),
   LHW_TIMEOUT_MARGIN_SEC: seconds(5),
+  // 5 s is inside every server version's inactivity window (15 s before 0.16, 90 s after).
+  LHW_HEARTBEAT_INTERVAL_SEC: seconds(5, 1),
   COMFYUI_WORKER_METRICS: choice(['off', 'emf'], 'off'),
   COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: seconds(0),
   LOG_LEVEL: choice(['DEBUG', 'INFO', 'WARN', 'ERROR'], 'INFO'),
@@ -277,6 +279,8 @@ export interface WorkerConfig {
   maxRuntimeMs: number | undefined;
   shutdownGraceMs: number;
   timeoutMarginMs: number;
+  /** RegisterTaskWorker period. */
+  heartbeatMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Unset: pretty on a terminal, JSON otherwise. */
   logFormat: 'json' | 'pretty' | undefined;
@@ -406,6 +410,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, files: StartFiles = localFil
         maxRuntimeMs: e.LHW_MAX_RUNTIME_SEC === undefined ? undefined : ms(e.LHW_MAX_RUNTIME_SEC),
         shutdownGraceMs: ms(e.LHW_SHUTDOWN_GRACE_SEC),
         timeoutMarginMs: ms(e.LHW_TIMEOUT_MARGIN_SEC),
+        heartbeatMs: ms(e.LHW_HEARTBEAT_INTERVAL_SEC),
         logLevel: e.LOG_LEVEL,
         logFormat: e.LOG_FORMAT,
       },

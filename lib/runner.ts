@@ -247,6 +247,7 @@ export class Runner {
       connections,
       taskNames: [config.worker.taskName, ...this.templates.keys()],
       maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
+      heartbeatMs: config.worker.heartbeatMs,
       workerId: config.worker.workerId,
       workerVersion: config.worker.workerVersion,
       logger,
