@@ -43,7 +43,7 @@ export function startBundle(env: Record<string, string>, nodeArgs: string[] = []
     child.stdout!.on('data', (chunk: Buffer) => {
       if (seen) return;
       tail = (tail + chunk.toString('utf8')).slice(-4096);
-      if (tail.includes('"worker ready"')) {
+      if (tail.includes('"event":"worker-ready"')) {
         seen = true;
         resolve(performance.now());
       }

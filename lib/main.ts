@@ -55,7 +55,7 @@ async function main(): Promise<number> {
 
 /** The last line: the worker stopped, with its exit code and that code's name (see exit-codes.ts). */
 function stopped(logger: Logger, exitCode: ExitCode, extra: Record<string, unknown> = {}): void {
-  const keys = { exitCode, exit: Object.entries(ExitCode).find(([, value]) => value === exitCode)?.[0], ...extra };
+  const keys = { event: 'worker-stopped', exitCode, exit: Object.entries(ExitCode).find(([, value]) => value === exitCode)?.[0], ...extra };
   if (exitCode === ExitCode.OK) logger.info('worker stopped', keys);
   else if (exitCode === ExitCode.FORCED) logger.warn('worker stopped at once (second signal)', keys);
   else logger.error('worker stopped', keys);

@@ -106,7 +106,7 @@ export class Runner {
     this.deps.metrics.comfyUiUp(true);
     this.publishBacklog();
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
-    logger.info('worker ready', { taskName: config.worker.taskName, templates: [...this.templates.keys()], mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
+    logger.info('worker ready', { event: 'worker-ready', taskName: config.worker.taskName, templates: [...this.templates.keys()], mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
     let lastActivity = Date.now();
     while (!this.stopping) {
@@ -164,7 +164,7 @@ export class Runner {
    */
   stop(reason: string): void {
     if (this.stopping) return;
-    this.deps.logger.info('stopping', { reason, taskInHand: this.current !== undefined });
+    this.deps.logger.info('stopping', { event: 'stopping', reason, taskInHand: this.current !== undefined });
     this.shutdownClock.start();
     this.stopController.abort(new Error(reason));
     this.pollerStopped = this.poller?.stop() ?? Promise.resolve();
@@ -237,9 +237,9 @@ export class Runner {
     if (!this.taskDefEnsured) {
       const { taskDef, created } = await ensureTaskDef(connections.bootstrap(), config.worker.taskName, signal);
       const inputs = taskDef.inputVars.map((v) => v.name);
-      logger.info(created ? 'TaskDef created' : 'TaskDef found', { taskName: config.worker.taskName, inputs });
+      logger.info(created ? 'TaskDef created' : 'TaskDef found', { event: created ? 'taskdef-created' : 'taskdef-found', taskName: config.worker.taskName, inputs });
       for (const [name, { taskDef, created }] of await ensureTemplateTaskDefs(connections.bootstrap(), this.templates, signal)) {
-        logger.info(created ? 'TaskDef created' : 'TaskDef found', { taskName: name, inputs: taskDef.inputVars.map((v) => v.name) });
+        logger.info(created ? 'TaskDef created' : 'TaskDef found', { event: created ? 'taskdef-created' : 'taskdef-found', taskName: name, inputs: taskDef.inputVars.map((v) => v.name) });
       }
       this.taskDefEnsured = true;
     }
@@ -292,6 +292,7 @@ export class Runner {
   private turnAway(polled: PolledTask): void {
     const { task, address } = polled;
     this.deps.logger.warn('task arrived while another is in hand; reporting it TASK_FAILED so LittleHorse retries it elsewhere', {
+      event: 'task-handed-back',
       taskRunId: `${task.taskRunId?.wfRunId?.id}/${task.taskRunId?.taskGuid}`,
       address,
     });
@@ -320,7 +321,7 @@ export class Runner {
       },
       { clients: this.deps.connections.reportClients(address), budgetMs: this.stopping ? this.shutdownClock.reportBudgetMs() : 5_000 },
     );
-    if (undelivered) this.deps.logger.error('report could not be delivered', { taskRunId: task.taskRunId, error: undelivered.message });
+    if (undelivered) this.deps.logger.error('report could not be delivered', { event: 'report-undelivered', taskRunId: task.taskRunId, error: undelivered.message });
     return !undelivered;
   }
 

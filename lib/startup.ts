@@ -78,7 +78,7 @@ async function waitFor(dependency: Dependency, options: StartupOptions, onProble
     if (signal.aborted) return { ready: false };
     try {
       await dependency.attempt(signal);
-      if (tries > 0) logger.info(`${name} at ${address} is ready`, { ...keys, tries: tries + 1, waitedMs: clock.now() - started });
+      if (tries > 0) logger.info(`${name} at ${address} is ready`, { event: 'dependency-ready', ...keys, tries: tries + 1, waitedMs: clock.now() - started });
       return { ready: true };
     } catch (error) {
       if (signal.aborted) return { ready: false };
@@ -87,16 +87,16 @@ async function waitFor(dependency: Dependency, options: StartupOptions, onProble
       onProblem(problem);
       const waitedMs = clock.now() - started;
       if (fatal !== undefined) {
-        logger.error(`${name} at ${address} refused the worker: ${problem}`, { ...keys, exitCode: fatal });
+        logger.error(`${name} at ${address} refused the worker: ${problem}`, { event: 'dependency-refused', ...keys, exitCode: fatal });
         return { ready: false, exitCode: fatal };
       }
       if (waitedMs >= dependency.timeoutMs) {
         const { setting, exitCode } = dependency.timeout;
-        logger.error(`${name} at ${address} was not ready within ${setting ? `${setting}=` : ''}${dependency.timeoutMs / 1000} s: ${problem}`, { ...keys, tries, exitCode });
+        logger.error(`${name} at ${address} was not ready within ${setting ? `${setting}=` : ''}${dependency.timeoutMs / 1000} s: ${problem}`, { event: 'dependency-gave-up', ...keys, tries, exitCode });
         return { ready: false, exitCode };
       }
       if (!said || said.problem !== problem || clock.now() - said.at >= options.reportEveryMs) {
-        logger.info(`${said ? 'still ' : ''}waiting for ${name} at ${address}: ${problem}`, { ...keys, tries, waitedMs, timeoutMs: dependency.timeoutMs });
+        logger.info(`${said ? 'still ' : ''}waiting for ${name} at ${address}: ${problem}`, { event: 'dependency-waiting', ...keys, tries, waitedMs, timeoutMs: dependency.timeoutMs });
         said = { problem, at: clock.now() };
       }
     }

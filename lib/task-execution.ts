@@ -88,7 +88,7 @@ async function work(polled: PolledTask, deps: TaskExecutionDeps, controller: Abo
   const logger = withKeys(deps.logger, { taskRunId, wfRunId: ref.wfRunId, attempt: ref.attemptNumber });
   const lines: string[] = [];
   const log = (line: string) => lines.push(`${new Date().toISOString()} ${line}`);
-  logger.info('task received', { address: polled.address });
+  logger.info('task received', { event: 'task-received', address: polled.address });
 
   const deadline = taskDeadline(polled, deps, logger, controller);
   const watched = watchComfy(deps.comfy, deps.live);
@@ -147,13 +147,13 @@ async function report(polled: PolledTask, deps: TaskExecutionDeps, { outcome, li
   deps.metrics.taskFinished({ ...figures, end: taskEnd(report), delivered: !undelivered });
   const fields = { status: report.status, promptId: outcome.ok ? outcome.result.prompt_id : outcome.promptId };
   if (undelivered) {
-    logger.error('report could not be delivered to LittleHorse', { ...fields, error: undelivered.message });
+    logger.error('report could not be delivered to LittleHorse', { event: 'report-undelivered', ...fields, error: undelivered.message });
   } else if (outcome.ok) {
     const { outputs } = outcome.result;
-    logger.info('task reported', { ...fields, outputs: Array.isArray(outputs) ? outputs.length : Object.values(outputs).flat().length });
+    logger.info('task reported', { event: 'task-reported', ...fields, outputs: Array.isArray(outputs) ? outputs.length : Object.values(outputs).flat().length });
   } else {
     // Not `message`: Powertools reserves that key and would drop the reason.
-    logger.warn('task reported', { ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
+    logger.warn('task reported', { event: 'task-reported', ...fields, failure: outcome.failure.kind, reason: outcome.failure.message });
   }
   return !undelivered;
 }

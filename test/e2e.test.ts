@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { TaskStatus } from 'littlehorse-client/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { spawnWorker, type WorkerProcess, event } from './support/worker-process.js';
 import { type Stack, startStack, TASK_NAME } from './support/stack.js';
 
 let stack: Stack;
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 const startWorker = async (extra: Record<string, string> = {}) => {
   worker = spawnWorker(stack.env(extra));
-  await worker.waitForLog(message('worker ready'));
+  await worker.waitForLog(event('worker-ready'));
   return worker;
 };
 const json = (text: string | undefined) => JSON.parse(text ?? 'null') as Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { createChannel, createClientFactory, Metadata } from 'nice-grpc';
 import { LittleHorseDefinition } from 'littlehorse-client/proto';
 import { describe, expect, it } from 'vitest';
-import { message } from './support/worker-process.js';
+import { event } from './support/worker-process.js';
 import { type Stack, TASK_NAME } from './support/stack.js';
 import { stackFixture } from './support/stack-fixture.js';
 
@@ -51,7 +51,7 @@ describe('hosts RegisterTaskWorker assigns', () => {
     const [kept, reassigned] = stack.lh.addresses as [string, string];
     // A second worker joins: RoundRobinAssignor now gives worker-a the first host and worker-b the second.
     await registerOtherWorker(kept, 'worker-b');
-    await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === reassigned, 10_000);
+    await worker.waitForLog(event('host-dropped', { address: reassigned }), 10_000);
     await until('worker-a closing its stream to the reassigned host', () => openAt(reassigned) === 0);
     const requestsThere = stack.lh.stats.pollRequestsAt[reassigned] ?? 0;
     expect(await runOn(0)).toBe('TASK_SUCCESS');
@@ -66,7 +66,7 @@ describe('hosts RegisterTaskWorker assigns', () => {
     const finished = runOn(1);
     await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
     await registerOtherWorker(bootstrap, 'worker-b');
-    await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === reassigned, 10_000);
+    await worker.waitForLog(event('host-dropped', { address: reassigned }), 10_000);
     expect(await finished).toBe('TASK_SUCCESS');
     expect(stack.lh.stats.reportsAt[bootstrap]).toBe(1);
     expect(stack.lh.stats.reportsAt[reassigned] ?? 0).toBe(0);
@@ -77,12 +77,12 @@ describe('hosts RegisterTaskWorker assigns', () => {
     const worker = await ready();
     const leaving = stack.lh.addresses[1]!;
     await stack.lh.setHostCount(1);
-    await worker.waitForLog((line) => String(line.message).includes('stopped polling a host') && line.address === leaving, 10_000);
+    await worker.waitForLog(event('host-dropped', { address: leaving }), 10_000);
     expect(await runOn(0)).toBe('TASK_SUCCESS');
 
     await stack.lh.setHostCount(2);
     const joined = stack.lh.addresses[1]!;
-    await worker.waitForLog((line) => String(line.message).includes('polling LittleHorse host') && line.address === joined, 10_000);
+    await worker.waitForLog(event('host-added', { address: joined }), 10_000);
     expect(await runOn(1)).toBe('TASK_SUCCESS');
   });
 
@@ -92,8 +92,8 @@ describe('hosts RegisterTaskWorker assigns', () => {
     const heartbeats = stack.lh.stats.calls.registerTaskWorker ?? 0;
     stack.lh.unhealthyHeartbeats(2);
     await until('two unhealthy heartbeats and a healthy one', () => (stack!.lh.stats.calls.registerTaskWorker ?? 0) >= heartbeats + 3);
-    await worker.waitForLog(message('LittleHorse is rebalancing; keeping current streams'));
-    expect(worker.logs.filter((line) => String(line.message).includes('stopped polling a host'))).toEqual([]);
+    await worker.waitForLog(event('rebalancing'));
+    expect(worker.logs.filter(event('host-dropped'))).toEqual([]);
     expect(await runOn(1)).toBe('TASK_SUCCESS');
     expect(await runOn(0)).toBe('TASK_SUCCESS');
   });

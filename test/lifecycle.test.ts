@@ -1,6 +1,6 @@
 import { VariableType } from 'littlehorse-client/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { event, message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
 import { type Stack, startStack, TASK_NAME } from './support/stack.js';
 
 let stack: Stack | undefined;
@@ -36,7 +36,7 @@ describe('job mode', () => {
     await started({ comfy: { runTimeMs: 10_000 } });
     const t0 = Date.now();
     run({ LHW_RUN_MODE: 'job', LHW_MAX_RUNTIME_SEC: '5', LHW_SHUTDOWN_GRACE_SEC: '1', LHW_IDLE_EXIT_SEC: '60' });
-    await worker!.waitForLog(message('worker ready'));
+    await worker!.waitForLog(event('worker-ready'));
     const task = stack!.schedule();
     expect(await worker!.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5_000);
@@ -49,7 +49,7 @@ describe('shutdown', () => {
   it('stops the task on ComfyUI and reports TASK_FAILED when it outlasts the grace period', async () => {
     await started({ comfy: { runTimeMs: 10_000 } });
     run({ LHW_SHUTDOWN_GRACE_SEC: '1' });
-    await worker!.waitForLog(message('worker ready'));
+    await worker!.waitForLog(event('worker-ready'));
     const task = stack!.schedule();
     await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
     worker!.child.kill('SIGTERM');
@@ -62,11 +62,11 @@ describe('shutdown', () => {
   it('exits at once on a second signal', async () => {
     await started({ comfy: { runTimeMs: 10_000 } });
     run({ LHW_SHUTDOWN_GRACE_SEC: '30' });
-    await worker!.waitForLog(message('worker ready'));
+    await worker!.waitForLog(event('worker-ready'));
     stack!.schedule();
     await new Promise<void>((resolve) => stack!.comfy.events.once('started', () => resolve()));
     worker!.child.kill('SIGTERM');
-    await worker!.waitForLog(message('stopping'));
+    await worker!.waitForLog(event('stopping'));
     worker!.child.kill('SIGTERM');
     expect(await worker!.exited).toBe(130);
   });
@@ -77,10 +77,10 @@ describe('start-up', () => {
     await started();
     await stack!.comfy.down();
     run({});
-    await worker!.waitForLog(message('waiting for ComfyUI'));
+    await worker!.waitForLog(event('dependency-waiting', { dependency: 'ComfyUI' }));
     expect(stack!.lh.stats.pollRequests).toBe(0);
     await stack!.comfy.up();
-    await worker!.waitForLog(message('worker ready'));
+    await worker!.waitForLog(event('worker-ready'));
   });
 
   it('exits 4 when ComfyUI does not answer within COMFYUI_START_TIMEOUT_SEC', async () => {

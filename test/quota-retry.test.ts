@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LittleHorseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { type FakeLittleHorse, startFakeLittleHorse } from '../devstack/littlehorse/index.js';
-import { message } from './support/worker-process.js';
+import { event } from './support/worker-process.js';
 import { type Stack } from './support/stack.js';
 import { stackFixture } from './support/stack-fixture.js';
 
@@ -62,7 +62,7 @@ describe('RESOURCE_EXHAUSTED from a LittleHorse request quota', () => {
     stack.lh.exhaustNext('getTaskRun', 1, 100);
     const done = await stack.lh.waitForTaskRun(stack.schedule().id);
     expect(done.status).toBe('TASK_SUCCESS');
-    const warning = await worker.waitForLog(message('GetTaskRun failed'));
+    const warning = await worker.waitForLog(event('timeout-unknown'));
     expect(String(warning.error)).toContain('RESOURCE_EXHAUSTED');
     expect(stack.lh.stats.calls.getTaskRun).toBe(1);
   });

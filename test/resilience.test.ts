@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { message } from './support/worker-process.js';
+import { event } from './support/worker-process.js';
 import { makeTestCertificates } from '../devstack/littlehorse/index.js';
 import { type Stack } from './support/stack.js';
 import { stackFixture } from './support/stack-fixture.js';
@@ -110,7 +110,7 @@ describe('ComfyUI going away', () => {
     stack = await fixture.start();
     const worker = await ready();
     await stack.comfy.down();
-    await worker.waitForLog(message('ComfyUI is not answering'));
+    await worker.waitForLog(event('comfyui-down'));
     const polled = stack.lh.stats.pollRequests;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(stack.lh.stats.pollRequests).toBe(polled);

@@ -3,7 +3,7 @@
 import { createServer } from 'node:net';
 import { VariableType } from 'littlehorse-client/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { message, spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { spawnWorker, type WorkerProcess, event } from './support/worker-process.js';
 import { type Stack, startStack, TASK_NAME } from './support/stack.js';
 
 let stack: Stack | undefined;
@@ -66,16 +66,16 @@ describe('start-up', () => {
     await started();
     run({ LHW_RUN_MODE: 'job', LHW_IDLE_EXIT_SEC: '0' });
     expect(await worker!.exited).toBe(0);
-    expect(worker!.logs.some(message('TaskDef created'))).toBe(true);
+    expect(worker!.logs.some(event('taskdef-created'))).toBe(true);
     run({ LHW_RUN_MODE: 'job', LHW_IDLE_EXIT_SEC: '0' });
     expect(await worker!.exited).toBe(0);
-    expect(worker!.logs.find(message('TaskDef found'))).toMatchObject({ taskName: TASK_NAME, inputs: ['workflow'] });
+    expect(worker!.logs.find(event('taskdef-found'))).toMatchObject({ taskName: TASK_NAME, inputs: ['workflow'] });
   });
 
   it('prints no warning when everything is fine with the default settings', async () => {
     await started();
     run();
-    await worker!.waitForLog(message('worker ready'));
+    await worker!.waitForLog(event('worker-ready'));
     expect(worker!.logs.filter((line) => line.level !== 'INFO' && line.level !== 'DEBUG')).toEqual([]);
   });
 
@@ -85,7 +85,7 @@ describe('start-up', () => {
     await worker!.waitForLog(key('dependency', 'LittleHorse'));
     worker!.child.kill('SIGTERM');
     expect(await worker!.exited).toBe(0);
-    expect(worker!.logs.some(message('worker ready'))).toBe(false);
+    expect(worker!.logs.some(event('worker-ready'))).toBe(false);
     expect(lastLine()).toMatchObject({ message: 'worker stopped', exitCode: 0 });
   });
 

@@ -1,7 +1,7 @@
 import { TaskStatus } from 'littlehorse-client/proto';
 import { describe, expect, it } from 'vitest';
 import { stackFixture } from './support/stack-fixture.js';
-import { message } from './support/worker-process.js';
+import { event } from './support/worker-process.js';
 
 const stacks = stackFixture();
 
@@ -23,14 +23,14 @@ describe('after a task interrupted its prompt', () => {
     expect(stack.comfy.stats.interrupts).toHaveLength(1);
     stack.comfy.runTimeMs = 100;
     const second = stack.schedule(twoSlowNodes, { timeoutSeconds: 30 });
-    await worker.waitForLog(message('waiting for ComfyUI to finish the prompt it was told to interrupt'));
+    await worker.waitForLog(event('interrupted-prompt-waiting'));
     const pollsWhileWaiting = stack.lh.stats.pollRequests;
     const left = await promptLeft;
-    await worker.waitForLog(message('interrupted prompt has left ComfyUI'));
+    await worker.waitForLog(event('interrupted-prompt-left'));
     expect(stack.lh.stats.pollRequests).toBe(pollsWhileWaiting);
     const secondDone = await stack.lh.waitForTaskRun(second.id);
     expect(secondDone.status).toBe(TaskStatus.TASK_SUCCESS);
-    const received = worker.logs.filter(message('task received')).map((l) => Date.parse(String(l.timestamp)));
+    const received = worker.logs.filter(event('task-received')).map((l) => Date.parse(String(l.timestamp)));
     expect(received).toHaveLength(2);
     expect(received[1]).toBeGreaterThanOrEqual(left - 50);
   });

@@ -69,7 +69,7 @@ export class ComfyHealth {
         return this.set(true);
       } catch (error) {
         if (this.isHealthy) {
-          this.options.logger.warn('ComfyUI is not answering; taking no work until it is back', { error: (error as Error).message });
+          this.options.logger.warn('ComfyUI is not answering; taking no work until it is back', { event: 'comfyui-down', error: (error as Error).message });
         }
         this.set(false);
       }

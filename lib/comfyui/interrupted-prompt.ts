@@ -24,14 +24,14 @@ export async function waitForInterruptedPrompt(
     try {
       const queue = await comfy.getQueue(AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]));
       if (![...queue.queue_running, ...queue.queue_pending].some((item) => item.promptId === promptId)) {
-        if (announced) options.logger.info('interrupted prompt has left ComfyUI; asking for work again', { promptId, waitedMs: Date.now() - startedAt });
+        if (announced) options.logger.info('interrupted prompt has left ComfyUI; asking for work again', { event: 'interrupted-prompt-left', promptId, waitedMs: Date.now() - startedAt });
         return Date.now() - startedAt;
       }
     } catch {
       // ComfyUI not answering: keep trying within the bound (the health check covers a ComfyUI that is gone).
     }
     if (!announced) {
-      options.logger.info('waiting for ComfyUI to finish the prompt it was told to interrupt before asking LittleHorse for work', { promptId, timeoutMs });
+      options.logger.info('waiting for ComfyUI to finish the prompt it was told to interrupt before asking LittleHorse for work', { event: 'interrupted-prompt-waiting', promptId, timeoutMs });
       announced = true;
     }
     await sleep(options.intervalMs ?? CHECK_INTERVAL_MS, options.signal).catch(() => undefined);

@@ -188,7 +188,7 @@ export class TaskPoller {
     if (this.stopped) return true;
     // During a rebalance the server may answer OK with no hosts (ClusterHealthRequestObserver): keep ours.
     if (reply.yourHosts.length === 0 || reply.isClusterHealthy === false) {
-      this.options.logger.warn('LittleHorse is rebalancing; keeping current streams', { taskName, hosts: reply.yourHosts.length });
+      this.options.logger.warn('LittleHorse is rebalancing; keeping current streams', { event: 'rebalancing', taskName, hosts: reply.yourHosts.length });
       return false;
     }
     const wanted = new Set(reply.yourHosts.map((h) => `${h.host}:${h.port}`));
@@ -198,13 +198,13 @@ export class TaskPoller {
       stream.retire(() => {
         if (![...this.streams.values()].some((s) => s.address === stream.address)) this.options.connections.release(stream.address);
       });
-      this.options.logger.info('stopped polling a host LittleHorse no longer assigns', { taskName, address: stream.address });
+      this.options.logger.info('stopped polling a host LittleHorse no longer assigns', { event: 'host-dropped', taskName, address: stream.address });
     }
     for (const address of wanted) {
       const key = `${taskName} ${address}`;
       if (this.streams.has(key)) continue;
       this.streams.set(key, new PollStream(taskName, address, this.options, (stream, answer) => this.onRelease(stream, answer), () => this.dispatch()));
-      this.options.logger.info('polling LittleHorse host', { taskName, address });
+      this.options.logger.info('polling LittleHorse host', { event: 'host-added', taskName, address });
     }
     this.dispatch();
     this.armRotation();

@@ -52,6 +52,7 @@ export class TaskTimeouts {
       return taskRun.timeoutSeconds > 0 ? taskRun.timeoutSeconds : DEFAULT_TASK_TIMEOUT_SEC;
     } catch (error) {
       this.logger.warn(`GetTaskRun failed; assuming LittleHorse's default ${DEFAULT_TASK_TIMEOUT_SEC} s TaskRun timeout`, {
+        event: 'timeout-unknown',
         error: (error as Error).message,
       });
       return DEFAULT_TASK_TIMEOUT_SEC;

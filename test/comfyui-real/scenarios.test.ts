@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TaskStatus } from 'littlehorse-client/proto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeLittleHorse, type FakeTaskRun, startFakeLittleHorse } from '../../devstack/littlehorse/index.js';
-import { message, spawnWorker, type WorkerProcess } from '../support/worker-process.js';
+import { spawnWorker, type WorkerProcess, event } from '../support/worker-process.js';
 import { type RealComfy, realComfy } from './real-comfy.js';
 import {
   exceptionContent,
@@ -56,7 +56,7 @@ function workerEnv(extra: Record<string, string> = {}): Record<string, string> {
 async function startWorker(extra: Record<string, string> = {}): Promise<WorkerProcess> {
   const worker = spawnWorker(workerEnv(extra));
   workers.push(worker);
-  await worker.waitForLog(message('worker ready'), 30_000);
+  await worker.waitForLog(event('worker-ready'), 30_000);
   return worker;
 }
 const schedule = (graph: unknown, options: { timeoutSeconds?: number; retries?: number } = {}) =>
@@ -64,8 +64,8 @@ const schedule = (graph: unknown, options: { timeoutSeconds?: number; retries?: 
 const finished = (run: FakeTaskRun, timeoutMs = 90_000) => lh.waitForTaskRun(run.id, timeoutMs);
 /** The prompt id the worker logged with its last report (the log line follows the report). */
 const reportedPromptId = async (worker: WorkerProcess, reports = 1) => {
-  await worker.waitForLog(() => worker.logs.filter(message('task reported')).length >= reports);
-  return String(worker.logs.filter(message('task reported')).at(-1)?.promptId ?? '');
+  await worker.waitForLog(() => worker.logs.filter(event('task-reported')).length >= reports);
+  return String(worker.logs.filter(event('task-reported')).at(-1)?.promptId ?? '');
 };
 
 /** A successful run's files: on disk where the worker says, under the folder it writes to. */
@@ -171,7 +171,7 @@ describe('options and limits', () => {
     expect(run.status).toBe(TaskStatus.TASK_FAILED);
     expect(attempt0(run)?.error?.message).toContain("Stopped before LittleHorse's TaskRun timeout");
     const promptId = await reportedPromptId(worker);
-    await worker.waitForLog(message('interrupted prompt has left ComfyUI'), 30_000);
+    await worker.waitForLog(event('interrupted-prompt-left'), 30_000);
     const entry = await historyOf(comfy.url, promptId);
     expect(entry?.status?.messages.map(([event]) => event)).toContain('execution_interrupted');
     expect(entry?.outputs).toEqual({});
@@ -185,7 +185,7 @@ describe('options and limits', () => {
     expect(run.status).toBe(TaskStatus.TASK_FAILED);
     const promptId = await reportedPromptId(worker);
     expect(attempt0(run)?.logOutput?.str).toContain(`removed prompt ${promptId} from ComfyUI's queue`);
-    expect(worker.logs.some(message('waiting for ComfyUI to finish'))).toBe(false);
+    expect(worker.logs.some(event('interrupted-prompt-waiting'))).toBe(false);
     await waitUntilGone(blocker);
     expect(await historyOf(comfy.url, promptId)).toBeUndefined(); // it never ran
   });

@@ -4,7 +4,7 @@ import { sleep } from '../../lib/backoff.js';
 import { parseConfig } from '../../lib/config.js';
 import { LittleHorseConnections } from '../../lib/littlehorse/connection.js';
 import { oneTaskWfSpec, WORKFLOW_VARIABLE } from '../../devstack/littlehorse/one-task-wf-spec.js';
-import { message, spawnWorker, type WorkerProcess } from '../support/worker-process.js';
+import { spawnWorker, type WorkerProcess, event } from '../support/worker-process.js';
 
 export { oneTaskWfSpec };
 
@@ -58,7 +58,7 @@ export async function startHarness(target: HarnessTarget): Promise<Harness> {
     connections.close();
   };
   try {
-    await worker.waitForLog(message('worker ready'), target.readyTimeoutMs ?? 15_000);
+    await worker.waitForLog(event('worker-ready'), target.readyTimeoutMs ?? 15_000);
     await client.putWfSpec(oneTaskWfSpec(wfSpecName, taskName, target.taskTimeoutSeconds, RETRIES));
   } catch (error) {
     await stop();

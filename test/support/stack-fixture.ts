@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest';
 import { type Stack, startStack } from './stack.js';
-import { message, spawnWorker, type WorkerProcess } from './worker-process.js';
+import { spawnWorker, type WorkerProcess, event } from './worker-process.js';
 
 /**
  * Both doubles and the bundled workers a test starts against them, all stopped after each test
@@ -24,7 +24,7 @@ export function stackFixture() {
       if (!current) throw new Error('start the stack before a worker');
       const worker = spawnWorker(current.env(env));
       workers.push(worker);
-      await worker.waitForLog(message('worker ready'));
+      await worker.waitForLog(event('worker-ready'));
       return worker;
     },
   };

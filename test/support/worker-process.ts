@@ -93,3 +93,9 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
 }
 
 export const message = (text: string) => (line: Record<string, unknown>) => String(line.message ?? '').includes(text);
+
+/** A log line by its structured `event` key (and, optionally, other keys): rewording a message breaks nothing. */
+export const event =
+  (name: string, keys: Record<string, unknown> = {}) =>
+  (line: Record<string, unknown>) =>
+    line.event === name && Object.entries(keys).every(([key, value]) => line[key] === value);
