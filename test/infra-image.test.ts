@@ -93,16 +93,15 @@ describe('Dockerfile (infra/Dockerfile)', () => {
     expect(bundle).toBeGreaterThan(ci);
   });
 
-  it('copies only the bundle and its source map into the runtime stage', () => {
+  it('copies only the bundle, its source map and the shipped templates into the runtime stage, from the build stage', () => {
     expect(all(runtime, 'ADD')).toEqual([]);
-    const copies = all(runtime, 'COPY');
-    expect(copies).toHaveLength(1);
-    const parts = words(copies[0]!.args);
-    expect(parts.filter((p) => p.startsWith('--'))).toEqual([`--from=${buildStage.name}`]);
-    const paths = parts.filter((p) => !p.startsWith('--'));
-    const sources = paths.slice(0, -1);
     const buildDir = last(buildStage, 'WORKDIR')?.args ?? '/';
-    expect(sources.map((s) => path.posix.relative(buildDir, s)).sort()).toEqual(['dist/runner.js', 'dist/runner.js.map']);
+    const sources = all(runtime, 'COPY').flatMap((copy) => {
+      const parts = words(copy.args);
+      expect(parts.filter((p) => p.startsWith('--'))).toEqual([`--from=${buildStage.name}`]);
+      return parts.filter((p) => !p.startsWith('--')).slice(0, -1);
+    });
+    expect(sources.map((s) => path.posix.relative(buildDir, s)).sort()).toEqual(['dist/runner.js', 'dist/runner.js.map', 'templates']);
   });
 
   it('starts node dist/runner.js under tini (exec form, no shell), so an early SIGTERM is not lost', () => {
