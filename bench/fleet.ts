@@ -6,6 +6,7 @@ import { type FakeLittleHorse, type FakeTaskRun, startFakeLittleHorse } from '..
 import { type BundleProcess, startBundle } from './bundle-process.js';
 import { idealFifoMakespan, workLowerBound } from './schedule.js';
 import { type Summary, summarise } from './stats.js';
+import { withTimeout } from './with-timeout.js';
 
 const TASK_NAME = 'bench-fleet';
 const WAIT_MS = 120_000;
@@ -58,7 +59,7 @@ export async function measureFleet(scenario: FleetScenario): Promise<FleetFigure
         LHC_API_PORT: String(lh.port),
       });
       workers.push(worker);
-      await withTimeout(worker.ready, `fleet worker ${k} to be ready`);
+      await withTimeout(worker.ready, `fleet worker ${k} to be ready`, WAIT_MS);
     }
     // Every worker idle, with its one request parked.
     while (lh.parkedRequests() < workers.length) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -69,7 +70,7 @@ export async function measureFleet(scenario: FleetScenario): Promise<FleetFigure
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       return recorder.schedule(duration, i);
     });
-    await withTimeout(Promise.all(reports), 'every fleet task to be reported');
+    await withTimeout(Promise.all(reports), 'every fleet task to be reported', WAIT_MS);
     const makespanMs = recorder.lastReportAt - firstAt;
     return {
       label: scenario.label,
@@ -161,17 +162,5 @@ class FleetRecorder {
     return this.ends.flatMap((ends, k) =>
       ends.flatMap(([endedAt, queued], n) => (queued && this.starts[k]![n + 1] !== undefined ? [this.starts[k]![n + 1]! - endedAt] : [])),
     );
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`benchmark gave up waiting ${WAIT_MS} ms for ${what}`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -9,9 +9,9 @@ import { type BundleProcess, startBundle } from './bundle-process.js';
 import { liveHeapBytes } from './live-heap.js';
 import { cpuMs, residentBytes } from './process-usage.js';
 import { type Summary, summarise } from './stats.js';
+import { withTimeout } from './with-timeout.js';
 
 const TASK_NAME = 'bench-comfyui-workflow';
-const WAIT_MS = 60_000;
 
 export interface WorkerScenario {
   label: string;
@@ -245,16 +245,4 @@ function perTask(before: Counters, after: Counters, tasks: number): WorkerFigure
     littlehorseByMethod,
     pollRequests: (after.pollRequests - before.pollRequests) / tasks,
   };
-}
-
-async function withTimeout<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`benchmark gave up waiting ${ms} ms for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
