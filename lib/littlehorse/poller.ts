@@ -107,7 +107,9 @@ export class TaskPoller {
     if (this.holder) {
       const released = new Promise<void>((resolve) => (this.released = resolve));
       this.holder.withdraw();
-      await released;
+      // The drain ends the wait; the bound only guards against a stream that had nothing to drain.
+      const drainMs = this.options.drainMs ?? DRAIN_MS;
+      await Promise.race([released, new Promise((resolve) => setTimeout(resolve, drainMs + 100).unref())]);
     }
     for (const stream of this.streams.values()) stream.close();
     this.streams.clear();
