@@ -63,6 +63,13 @@ const FARGATE_START_ALLOWANCE_SEC = 180;
  */
 const WORKER_METRICS = { namespace: 'ComfyUIWorker', dimension: 'TaskDef', names: ['TasksFailed', 'ReportsUndelivered', 'BacklogAge'] };
 
+/** Outputs to a prefix of one bucket, s3:// inputs from two places. */
+const S3_STORAGE: ParameterValues = {
+  OutputStoreUri: 's3://my-comfyui-outputs/renders/',
+  OutputStorePresignSeconds: '3600',
+  InputObjectArns: ['arn:aws:s3:::my-comfyui-inputs/*', 'arn:aws:s3:::shared-media/uploads/*'],
+};
+
 const awsScenarios: { name: string; parameters: ParameterValues }[] = [
   { name: 'service mode with only the required parameters', parameters: {} },
   {
@@ -80,6 +87,8 @@ const awsScenarios: { name: string; parameters: ParameterValues }[] = [
     name: 'ComfyUI beside the worker on a GPU instance, outputs on EFS',
     parameters: { ...GPU, GpuInstanceType: 'g5.xlarge', OutputsFileSystemId: 'fs-0123456789abcdef0', OutputsAccessPointId: 'fsap-0123456789abcdef0' },
   },
+  { name: 'service mode with outputs stored in S3 and s3:// inputs', parameters: S3_STORAGE },
+  { name: 'ComfyUI beside the worker on a GPU instance, outputs stored in S3', parameters: { ...GPU, OutputStoreUri: 's3://my-comfyui-outputs/' } },
   {
     name: 'job mode with a private CA and mutual TLS',
     parameters: {
@@ -97,6 +106,11 @@ function workerOf(stack: Stack): { task: Record<string, unknown>; worker: Contai
   const worker = all.find((container) => container.Name === 'worker');
   if (!worker) throw new Error('the task definition has no container named worker');
   return { task, worker, all };
+}
+
+interface IamPolicy {
+  PolicyName: string;
+  PolicyDocument: { Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[] };
 }
 
 const envOf = (list: { Name: string; Value: string }[] = []) => Object.fromEntries(list.map((e) => [e.Name, String(e.Value)]));
@@ -272,6 +286,89 @@ describe('AWS CloudFormation template (infra/aws/comfyui-worker.yaml)', () => {
       }
     });
   }
+
+  describe('output storage and inputs in S3', () => {
+    const policiesOf = (stack: Stack) =>
+      stack.exists('TaskRole') ? ((stack.properties('TaskRole') as { Policies?: IamPolicy[] }).Policies ?? []) : [];
+    /** Every S3 action the task role allows, with the resources it allows it on. */
+    const s3Grants = (stack: Stack) =>
+      policiesOf(stack).flatMap((policy) =>
+        policy.PolicyDocument.Statement.flatMap((statement) =>
+          [statement.Action].flat().filter((action) => action.startsWith('s3:')).map((action) => ({ policy: policy.PolicyName, action, resources: [statement.Resource].flat() })),
+        ),
+      );
+    const configOf = (stack: Stack) => {
+      const { worker } = workerOf(stack);
+      return checkWorker({ label: 'S3 storage', env: envOf(worker.Environment), secretNames: (worker.Secrets ?? []).map((s) => s.Name), mountPaths: (worker.MountPoints ?? []).map((m) => m.ContainerPath) });
+    };
+
+    it('gives the worker no task role, no S3 access and no storage variables when neither is set', () => {
+      const stack = new Stack(template, REQUIRED_PARAMETERS);
+      expect(stack.exists('TaskRole')).toBe(false);
+      expect(workerOf(stack).task.TaskRoleArn).toBeUndefined();
+      const env = envOf(workerOf(stack).worker.Environment);
+      expect(Object.keys(env).filter((name) => /^COMFYUI_(OUTPUT_STORE|S3_)/.test(name))).toEqual([]);
+      const config = configOf(stack);
+      expect(config.outputStore).toBeUndefined();
+    });
+
+    it("lets the task role write only under OutputStoreUri's prefix, with the calls the upload makes", () => {
+      const stack = new Stack(template, { ...REQUIRED_PARAMETERS, ...S3_STORAGE });
+      expect(stack.refusals()).toEqual([]);
+      expect(workerOf(stack).task.TaskRoleArn).toBe('getatt:TaskRole.Arn');
+      const config = configOf(stack);
+      expect(config.outputStore).toMatchObject({ bucket: 'my-comfyui-outputs', prefix: 'renders/', presignSec: 3600 });
+      const writes = s3Grants(stack).filter((grant) => grant.policy === 'write-outputs');
+      // lib-storage's Upload (PutObject / multipart), its abort on failure, HeadObject and presigned GETs.
+      expect(writes.map((grant) => grant.action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+      for (const grant of writes) {
+        expect(grant.resources, 'the objects under the prefix, nothing else').toEqual([`arn:aws:s3:::${config.outputStore!.bucket}/${config.outputStore!.prefix}*`]);
+      }
+      expect(envOf(workerOf(stack).worker.Environment).COMFYUI_S3_REGION, 'the buckets are in the stack region by default').toBe('eu-west-1');
+    });
+
+    it('lets the task role read exactly the input objects named, and nothing more than GetObject anywhere else', () => {
+      const stack = new Stack(template, { ...REQUIRED_PARAMETERS, ...S3_STORAGE, BucketsRegion: 'us-east-1' });
+      const grants = s3Grants(stack);
+      expect(grants.filter((grant) => grant.policy === 'read-inputs')).toEqual([{ policy: 'read-inputs', action: 's3:GetObject', resources: S3_STORAGE.InputObjectArns }]);
+      expect(grants.every((grant) => grant.resources.every((resource) => resource.includes('/'))), 'object ARNs only: no bucket-level action').toBe(true);
+      expect(envOf(workerOf(stack).worker.Environment).COMFYUI_S3_REGION).toBe('us-east-1');
+      const inputsOnly = new Stack(template, { ...REQUIRED_PARAMETERS, InputObjectArns: S3_STORAGE.InputObjectArns! });
+      expect(s3Grants(inputsOnly).map((grant) => grant.policy)).toEqual(['read-inputs']);
+      expect(configOf(inputsOnly).outputStore).toBeUndefined();
+    });
+
+    it('keeps the models policy of a GPU stack alongside the output policy, each on its own bucket', () => {
+      const stack = new Stack(template, { ...REQUIRED_PARAMETERS, ...GPU, OutputStoreUri: 's3://my-comfyui-outputs/' });
+      const grants = s3Grants(stack);
+      expect(grants.filter((grant) => grant.policy === 'read-models').flatMap((grant) => grant.resources).every((arn) => arn.startsWith('arn:aws:s3:::my-comfyui-models'))).toBe(true);
+      expect(new Set(grants.filter((grant) => grant.policy === 'write-outputs').flatMap((grant) => grant.resources))).toEqual(new Set(['arn:aws:s3:::my-comfyui-outputs/*']));
+      expect(grants.some((grant) => grant.policy === 'read-inputs')).toBe(false);
+      expect(envOf(workerOf(stack).worker.Environment).COMFYUI_OUTPUT_STORE_PRESIGN_SEC, '0 = no presigned URLs').toBeUndefined();
+    });
+
+    it('refuses an output URI the policy could not scope (no trailing /, a wildcard, not s3://) and input ARNs that are not objects', () => {
+      for (const uri of ['s3://my-comfyui-outputs/renders', 's3://my-comfyui-outputs', 's3://my-comfyui-outputs/a*/', 'gs://my-comfyui-outputs/', 'https://my-comfyui-outputs.s3.amazonaws.com/']) {
+        const stack = new Stack(template, { ...REQUIRED_PARAMETERS, OutputStoreUri: uri });
+        expect(stack.refusals(), uri).toEqual([expect.stringContaining(`OutputStoreUri=${uri}`)]);
+      }
+      for (const arn of ['arn:aws:s3:::my-comfyui-inputs', 'my-comfyui-inputs', '*']) {
+        const stack = new Stack(template, { ...REQUIRED_PARAMETERS, InputObjectArns: [arn] });
+        expect(stack.refusals(), arn).toEqual([expect.stringContaining(`InputObjectArns=${arn}`)]);
+      }
+      const tooLong = new Stack(template, { ...REQUIRED_PARAMETERS, ...S3_STORAGE, OutputStorePresignSeconds: '604801' });
+      expect(tooLong.refusals()).toEqual([expect.stringContaining('OutputStorePresignSeconds')]);
+    });
+
+    it('accepts every output URI the template allows as a COMFYUI_OUTPUT_STORE the worker parses the same way', () => {
+      for (const uri of ['s3://my-comfyui-outputs/', 's3://my.bucket-1/a/b/c/']) {
+        const stack = new Stack(template, { ...REQUIRED_PARAMETERS, OutputStoreUri: uri });
+        expect(stack.refusals()).toEqual([]);
+        const store = configOf(stack).outputStore!;
+        expect(`s3://${store.bucket}/${store.prefix}`).toBe(uri);
+      }
+    });
+  });
 
   it('ends every scheduled run before the next one can start, for each period the template offers', () => {
     const periods = template.Parameters.JobPeriodMinutes!.AllowedValues!.map(String);

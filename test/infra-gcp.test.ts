@@ -1,5 +1,6 @@
 // The Cloud Run manifests in infra/gcp/, with their ${...} placeholders filled as envsubst would,
 // against the worker's configuration schema and Cloud Run's shutdown timings.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,9 +10,14 @@ import {
   CLOUD_RUN_TERMINATION_SEC,
   filledCloudRunManifest,
   GCP_PLACEHOLDERS,
+  HMAC_SED,
+  hmacChoice,
   infra,
   read,
+  SDK_CREDENTIAL_VARIABLES,
   SHUTDOWN_ALLOWANCE_SEC,
+  STORAGE_CHOICES,
+  type StorageChoice,
   type WorkerSetup,
 } from './support/infra-manifest.js';
 
@@ -28,7 +34,7 @@ interface RunContainer {
 }
 interface RunPodSpec {
   containers: RunContainer[];
-  volumes?: { name: string }[];
+  volumes?: { name: string; csi?: { driver: string; volumeAttributes?: Record<string, string> }; emptyDir?: { medium?: string } }[];
   nodeSelector?: Record<string, string>;
   maxRetries?: number;
   timeoutSeconds?: number | string;
@@ -45,8 +51,8 @@ interface RunResource {
   };
 }
 
-function loadCloudRun(relative: string): RunResource {
-  return parse(filledCloudRunManifest(relative)) as RunResource;
+function loadCloudRun(relative: string, choice: StorageChoice = 'mount'): RunResource {
+  return parse(filledCloudRunManifest(relative, choice)) as RunResource;
 }
 
 const podSpecOf = (resource: RunResource): RunPodSpec =>
@@ -67,6 +73,12 @@ function cloudRunSetup(relative: string, resource: RunResource): WorkerSetup {
     else env[entry.name] = String(entry.value ?? '');
   }
   return { label: relative, env, secretNames, mountPaths: (worker.volumeMounts ?? []).map((m) => m.mountPath) };
+}
+
+/** The volume the worker mounts at (or above) `folder`. */
+function volumeHolding(resource: RunResource, folder: string) {
+  const mount = (workerContainerOf(resource).volumeMounts ?? []).find((m) => folder === m.mountPath || folder.startsWith(`${m.mountPath}/`));
+  return podSpecOf(resource).volumes?.find((v) => v.name === mount?.name);
 }
 
 /** How long after Cloud Scheduler fires a job execution's container may start. */
@@ -98,10 +110,10 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
     expect(cloudRunFiles.sort()).toEqual(['infra/gcp/job.yaml', 'infra/gcp/worker-pool-gpu-sidecar.yaml', 'infra/gcp/worker-pool.yaml']);
   });
 
-  for (const relative of cloudRunFiles) {
-    describe(relative, () => {
-      const resource = loadCloudRun(relative);
-      const setup = cloudRunSetup(relative, resource);
+  for (const relative of cloudRunFiles) for (const choice of STORAGE_CHOICES) {
+    describe(`${relative}, outputs by ${choice === 'mount' ? 'the mount' : 'HMAC'}`, () => {
+      const resource = loadCloudRun(relative, choice);
+      const setup = cloudRunSetup(`${relative} (${choice})`, resource);
 
       it('is a Cloud Run v1 Job or WorkerPool', () => {
         expect(resource.apiVersion).toBe('run.googleapis.com/v1');
@@ -148,6 +160,33 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
           for (const mount of container.volumeMounts ?? []) expect(declared, `volume ${mount.name}`).toContain(mount.name);
         }
       });
+
+      if (choice === 'mount') {
+        it('keeps the outputs on the mounted bucket: no output store, no HMAC key', () => {
+          const config = checkWorker(setup);
+          expect(config.outputStore).toBeUndefined();
+          expect(setup.secretNames.filter((name) => SDK_CREDENTIAL_VARIABLES.includes(name))).toEqual([]);
+          const outputVolume = volumeHolding(resource, config.comfy.outputDir);
+          expect(outputVolume?.csi?.driver, 'COMFYUI_OUTPUT_DIR is on Cloud Storage FUSE').toBe('gcsfuse.run.googleapis.com');
+          expect(outputVolume?.csi?.volumeAttributes?.bucketName).toBe(GCP_PLACEHOLDERS.OUTPUT_BUCKET);
+        });
+      } else {
+        it("uploads to the output bucket through Cloud Storage's XML API with an HMAC key from Secret Manager", () => {
+          const config = checkWorker(setup);
+          expect(config.outputStore?.bucket).toBe(GCP_PLACEHOLDERS.OUTPUT_BUCKET);
+          expect(config.s3.endpoint).toBe('https://storage.googleapis.com');
+          const worker = workerContainerOf(resource);
+          for (const name of SDK_CREDENTIAL_VARIABLES) {
+            const entry = worker.env?.find((e) => e.name === name);
+            expect(entry?.valueFrom?.secretKeyRef?.key, `${name} from a Secret Manager secret`).toBe('latest');
+          }
+          if (podSpecOf(resource).containers.length === 1) {
+            // ComfyUI elsewhere: each output streams from /view into the store; nothing is kept in memory.
+            expect(config.comfy.downloadOutputs).toBe(false);
+            expect(volumeHolding(resource, config.comfy.outputDir)?.csi, 'no FUSE mount with the HMAC choice').toBeUndefined();
+          }
+        });
+      }
 
       if (resource.kind === 'WorkerPool') {
         it('names its region in the cloud.googleapis.com/location label (worker-pools replace has no --region)', () => {
@@ -224,6 +263,20 @@ describe('Google Cloud Run manifests (infra/gcp/)', () => {
     const latestEnd = CLOUD_RUN_JOB_START_ALLOWANCE_SEC + config.worker.maxRuntimeMs! / 1000;
     expect(latestEnd, `a run may end ${latestEnd} s after the schedule fired`).toBeLessThanOrEqual(period);
     expect(Number(podSpecOf(job).timeoutSeconds), 'the timeout backstop must fit the period too').toBeLessThanOrEqual(period);
+  });
+});
+
+describe('the HMAC choice', () => {
+  it("is what the guide's sed command makes of each manifest", () => {
+    expect(read('docs/deploy-gcp.md'), 'the guide gives the command the tests apply').toContain(
+      `${HMAC_SED.slice(0, 3).join(' ')} '${HMAC_SED[3]}' -e '${HMAC_SED[5]}'`,
+    );
+    for (const relative of cloudRunFiles) {
+      const sed = spawnSync(HMAC_SED[0]!, [...HMAC_SED.slice(1), relative], { cwd: path.join(infra, '..'), encoding: 'utf8' });
+      expect(sed.status, sed.stderr).toBe(0);
+      expect(sed.stdout, relative).toBe(hmacChoice(read(relative)));
+      expect(sed.stdout, `${relative}: every #hmac line is uncommented`).not.toMatch(/^ *#hmac /m);
+    }
   });
 });
 

@@ -52,3 +52,25 @@ describe('README.md configuration table', () => {
     expect(unstated, `README.md's configuration table does not state:\n${unstated.join('\n')}`).toEqual([]);
   });
 });
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchorOf = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s-]/gu, '').replace(/\s/g, '-');
+
+describe('links between the README and the deploy guides', () => {
+  it('point at headings that exist', () => {
+    const sources = ['README.md', 'docs/deploy-aws.md', 'docs/deploy-gcp.md'];
+    const broken: string[] = [];
+    let checked = 0;
+    for (const source of sources) {
+      const text = readFileSync(path.join(root, source), 'utf8');
+      for (const [, target, anchor] of text.matchAll(/\]\(((?:\.\.\/|docs\/)?(?:README|deploy-[a-z]+)\.md)#([^)]+)\)/g)) {
+        const file = path.join(root, path.dirname(source), target!);
+        const headings = readFileSync(file, 'utf8').split('\n').filter((line) => /^#{1,6}\s/.test(line)).map((line) => anchorOf(line.replace(/^#+/, '')));
+        checked++;
+        if (!headings.includes(anchor!)) broken.push(`${source}: ${target}#${anchor}`);
+      }
+    }
+    expect(checked, 'the README links to the guides and they link back').toBeGreaterThanOrEqual(6);
+    expect(broken).toEqual([]);
+  });
+});

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ShellCommand, shellBlocks, shellCommands } from './support/doc-commands.js';
 import { awsMajorVersion, type CliResult, findOnPath, runAwsAll, runCfnLint, runGcloud } from './support/infra-cli.js';
-import { filledCloudRunManifest, GCP_PLACEHOLDERS, infra, read, root } from './support/infra-manifest.js';
+import { filledCloudRunManifest, GCP_PLACEHOLDERS, HMAC_SED, infra, read, root, STORAGE_CHOICES } from './support/infra-manifest.js';
 
 const cfnLint = findOnPath('cfn-lint');
 const gcloud = findOnPath('gcloud');
@@ -68,7 +68,8 @@ function documentedCommands(): ShellCommand[] {
 
 /**
  * The argument list a CLI gets for `command`: the tool name dropped, and a file that an earlier
- * `envsubst < infra/gcp/x.yaml > /tmp/y.yaml` wrote replaced by x.yaml filled in.
+ * `envsubst < infra/gcp/x.yaml > /tmp/y.yaml` wrote replaced by x.yaml filled in (or x.yaml's
+ * HMAC choice, when the guide's `sed … infra/gcp/x.yaml > /tmp/x-hmac.yaml` came first).
  */
 function cliArgv(command: ShellCommand, generated: Map<string, string>): string[] {
   return command.words.slice(1).map((word) => generated.get(word) ?? word);
@@ -76,8 +77,19 @@ function cliArgv(command: ShellCommand, generated: Map<string, string>): string[
 
 function generatedManifests(commands: ShellCommand[]): Map<string, string> {
   const generated = new Map<string, string>();
+  const hmacSources = new Map<string, string>();
   for (const command of commands) {
-    if (command.words[0] === 'envsubst' && command.stdin && command.stdout) generated.set(command.stdout, filledManifestFile(command.stdin));
+    const [tool, ...rest] = command.words;
+    if (tool === 'sed' && command.stdout) {
+      const source = rest.at(-1)!;
+      expect(command.words.slice(0, -1), `${command.where}: the guide's sed is the HMAC choice the tests check`).toEqual(HMAC_SED);
+      hmacSources.set(command.stdout, source);
+    }
+    if (tool === 'envsubst' && command.stdin && command.stdout) {
+      const hmacSource = hmacSources.get(command.stdin);
+      const relative = hmacSource ?? command.stdin;
+      generated.set(command.stdout, filledManifestFile(relative, filledCloudRunManifest(relative, hmacSource ? 'hmac' : 'mount')));
+    }
   }
   return generated;
 }
@@ -112,9 +124,10 @@ describe('CloudFormation templates, by cfn-lint', () => {
 });
 
 describe('Cloud Run manifests and the guide commands, by gcloud', () => {
-  it(`parses every manifest as the Cloud Run API message it deploys${absent(gcloud, 'gcloud')}`, { skip: !gcloud, timeout: 120_000 }, () => {
-    const results = runGcloud(gcloud!, manifests.map((m) => deployArgv(m, filledManifestFile(m))), root, newFolder('gcloud-home'));
-    const problems = results.filter((r) => r.verdict !== 'accepted').map((r, i) => describeResult(manifests[i]!, r));
+  it(`parses every manifest, in both storage choices, as the Cloud Run API message it deploys${absent(gcloud, 'gcloud')}`, { skip: !gcloud, timeout: 120_000 }, () => {
+    const variants = manifests.flatMap((m) => STORAGE_CHOICES.map((choice) => ({ manifest: m, choice })));
+    const results = runGcloud(gcloud!, variants.map(({ manifest, choice }) => deployArgv(manifest, filledManifestFile(manifest, filledCloudRunManifest(manifest, choice)))), root, newFolder('gcloud-home'));
+    const problems = results.flatMap((r, i) => (r.verdict === 'accepted' ? [] : [describeResult(`${variants[i]!.manifest} (${variants[i]!.choice})`, r)]));
     expect(problems).toEqual([]);
   });
 

@@ -18,7 +18,7 @@ export function cloudFormationTags(): Tags {
 }
 
 export interface Template {
-  Parameters: Record<string, { Type: string; Default?: string | number; AllowedValues?: (string | number)[]; AllowedPattern?: string }>;
+  Parameters: Record<string, { Type: string; Default?: string | number; AllowedValues?: (string | number)[]; AllowedPattern?: string; MinValue?: number; MaxValue?: number }>;
   Rules: Record<string, { RuleCondition?: Json; Assertions: { Assert: Json; AssertDescription: string }[] }>;
   Mappings?: Record<string, Record<string, Record<string, Json>>>;
   Conditions: Record<string, Json>;
@@ -27,7 +27,7 @@ export interface Template {
 
 export type ParameterValues = Record<string, string | string[]>;
 
-/** A tiny CloudFormation evaluator: Ref, Sub, GetAtt, Join, Select, FindInMap, Base64, If and the condition functions. */
+/** A tiny CloudFormation evaluator: Ref, Sub, GetAtt, Join, Split, Select, FindInMap, Base64, If and the condition functions. */
 export class Stack {
   private readonly params: Record<string, string | string[]>;
   private readonly conditions = new Map<string, boolean>();
@@ -45,7 +45,9 @@ export class Stack {
     for (const [name, declared] of Object.entries(this.template.Parameters)) {
       const value = values[name] ?? (declared.Default === undefined ? undefined : String(declared.Default));
       if (value === undefined) throw new Error(`parameter ${name} has no default: the scenario must give it`);
-      this.params[name] = value;
+      // A list parameter's default is its comma-separated text; Ref gives the list.
+      const isList = declared.Type === 'CommaDelimitedList' || declared.Type.startsWith('List<');
+      this.params[name] = isList && typeof value === 'string' ? value.split(',') : value;
     }
     for (const name of Object.keys(values)) {
       if (!(name in this.template.Parameters)) throw new Error(`the scenario sets ${name}, which the template does not declare`);
@@ -67,9 +69,15 @@ export class Stack {
     const refused: string[] = [];
     for (const [name, declared] of Object.entries(this.template.Parameters)) {
       const value = this.params[name];
-      if (typeof value !== 'string') continue;
-      if (declared.AllowedValues && !declared.AllowedValues.map(String).includes(value)) refused.push(`${name}=${value} is not an allowed value`);
-      if (declared.AllowedPattern && !new RegExp(declared.AllowedPattern).test(value)) refused.push(`${name}=${value} does not match its AllowedPattern`);
+      // A list's constraints apply to each of its items.
+      for (const item of typeof value === 'string' ? [value] : value ?? []) {
+        if (declared.AllowedValues && !declared.AllowedValues.map(String).includes(item)) refused.push(`${name}=${item} is not an allowed value`);
+        if (declared.AllowedPattern && !new RegExp(declared.AllowedPattern).test(item)) refused.push(`${name}=${item} does not match its AllowedPattern`);
+      }
+      if (typeof value === 'string' && declared.Type === 'Number') {
+        const number = Number(value);
+        if (!Number.isFinite(number) || number < (declared.MinValue ?? -Infinity) || number > (declared.MaxValue ?? Infinity)) refused.push(`${name}=${value} is out of its range`);
+      }
     }
     for (const [name, rule] of Object.entries(this.template.Rules ?? {})) {
       if (rule.RuleCondition !== undefined && this.resolve(rule.RuleCondition) !== true) continue;
@@ -150,6 +158,10 @@ export class Stack {
           const value = this.template.Mappings?.[map!]?.[top!]?.[second!];
           if (value === undefined) throw new Error(`Fn::FindInMap: ${map}.${top}.${second} is not in the template's Mappings`);
           return this.resolve(value);
+        }
+        case 'Fn::Split': {
+          const [separator, text] = arg as [string, Json];
+          return String(this.resolve(text)).split(separator);
         }
         case 'Fn::Base64':
           return `base64:${String(this.resolve(arg))}`;

@@ -22,6 +22,8 @@ const SECRET_SAMPLES: Partial<Record<EnvName, string>> = {
   LHC_OAUTH_ACCESS_TOKEN_URL: 'https://auth.example.com/token',
 };
 const FILE_PATH_VARIABLES: EnvName[] = ['COMFYUI_OUTPUT_DIR', 'LHC_CA_CERT', 'LHC_CLIENT_CERT', 'LHC_CLIENT_KEY'];
+/** The AWS SDK's own credential variables, which the worker's S3 client reads (an HMAC key on Google Cloud). */
+export const SDK_CREDENTIAL_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
 
 /**
  * Seconds the worker takes after LHW_SHUTDOWN_GRACE_SEC to stop the task in hand on ComfyUI and
@@ -45,7 +47,9 @@ export interface WorkerSetup {
 /** The checks every manifest's worker container must pass; returns the parsed configuration. */
 export function checkWorker({ label, env, secretNames, mountPaths }: WorkerSetup) {
   const names = [...Object.keys(env), ...secretNames];
-  const unknown = names.filter((name) => !isKnown(name));
+  const unknown = names.filter((name) => !isKnown(name) && !SDK_CREDENTIAL_VARIABLES.includes(name));
+  const plainKeys = Object.keys(env).filter((name) => SDK_CREDENTIAL_VARIABLES.includes(name));
+  expect(plainKeys, `${label} writes credentials into the manifest; take them from the secret store`).toEqual([]);
   expect(unknown, `${label} sets variables lib/config.ts does not know: ${unknown.join(', ')}`).toEqual([]);
   const missing = REQUIRED.filter((name) => !names.includes(name));
   expect(missing, `${label} does not set the required ${missing.join(', ')}`).toEqual([]);
@@ -96,10 +100,29 @@ export const GCP_PLACEHOLDERS: Record<string, string> = {
   OUTPUT_BUCKET: 'my-project-comfyui-outputs',
 };
 
-/** The manifest at `relative` with its placeholders filled; an unlisted placeholder is an error. */
-export function filledCloudRunManifest(relative: string): string {
+/**
+ * The two ways a Cloud Run manifest stores outputs (docs/deploy-gcp.md): `mount`, the file as
+ * written (a Cloud Storage FUSE mount), or `hmac`, the file as HMAC_SED turns it: lines ending in
+ * " #mount" dropped, lines starting "#hmac " (after the indentation) uncommented.
+ */
+export type StorageChoice = 'mount' | 'hmac';
+export const STORAGE_CHOICES: StorageChoice[] = ['mount', 'hmac'];
+/** The command docs/deploy-gcp.md gives for the HMAC choice, without its input file. */
+export const HMAC_SED = ['sed', '-E', '-e', '/ #mount$/d', '-e', 's/^( *)#hmac /\\1/'];
+
+export function hmacChoice(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !/ #mount$/.test(line))
+    .map((line) => line.replace(/^( *)#hmac /, '$1'))
+    .join('\n');
+}
+
+/** The manifest at `relative`, in one storage choice, with its placeholders filled; an unlisted placeholder is an error. */
+export function filledCloudRunManifest(relative: string, choice: StorageChoice = 'mount'): string {
   const unknown: string[] = [];
-  const text = read(relative).replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+  const source = read(relative);
+  const text = (choice === 'hmac' ? hmacChoice(source) : source).replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
     const sample = GCP_PLACEHOLDERS[name];
     if (sample === undefined) unknown.push(name);
     return sample ?? '';
