@@ -134,7 +134,7 @@ describe('storing outputs in S3', () => {
     const store = s3OutputStore(
       { bucket: BUCKET, prefix: 'changed/', keyTemplate: '{file}', presignSec: undefined },
       s3Client(),
-      async () => ({ body: Readable.from([Buffer.from('short')]), size: 1_000 }),
+      async () => ({ body: Readable.from([Buffer.from('short')]), size: 1_000, fromFolder: true }),
     );
     const error = await store.forTask(task)(localOutput('c.png', Buffer.from('x')), new AbortController().signal).catch((e: unknown) => e);
     expect((error as FailureError).failure).toMatchObject({ kind: 'unavailable' });
@@ -179,7 +179,7 @@ describe('a workflow with output storage', () => {
     expect((await s3.get(`preview/wf-1/0-1/temp/${file!.filename}`)).length).toBe(file!.size);
   });
 
-  it('reads an output through /view when the output folder is not shared', async () => {
+  it('reads an output through /view when the output folder is not shared, and reports no local path for it', async () => {
     const elsewhere = mkdtempSync(path.join(tmpdir(), 'not-shared-'));
     harness = await handlerHarness(comfy, { settings: { outputDir: elsewhere } });
     harness.deps.store = storeFor({ prefix: 'unshared/' }, new ComfyHttp({ baseUrl: comfy.url, timeoutMs: 2_000, retries: 0 })).forTask(task);
@@ -188,7 +188,7 @@ describe('a workflow with output storage', () => {
     if (!outcome.ok) return;
     const [file] = outcome.result.outputs;
     const original = readFileSync(path.join(comfy.outputDir, file!.subfolder, file!.filename));
-    expect(file).toMatchObject({ size: original.length, sha256: sha256(original) });
+    expect(file).toMatchObject({ size: original.length, sha256: sha256(original), path: null });
     expect(await s3.get(`unshared/wf-1/0-1/${file!.filename}`)).toEqual(original);
   });
 

@@ -32,6 +32,8 @@ export interface StoredOutput {
   content_type: string;
   /** A time-limited GET URL, when asked for. */
   presigned_url?: string;
+  /** null when the file is not in this worker's output folder (it was read through ComfyUI's /view). */
+  path?: null;
 }
 
 /** Uploads one output to object storage, under the same key on every attempt of a TaskRun. */

@@ -91,6 +91,8 @@ async function upload(
     throw new FailureError(unavailable(`${uri} holds ${head.ContentLength} bytes after upload, not the ${size} sent`, { uri }));
   }
   const stored: StoredOutput = { uri, size, sha256: hash.digest('hex'), content_type: contentType };
+  // Read through /view: no file of this worker's folder to point at, whatever the path would say.
+  if (!file.fromFolder) stored.path = null;
   if (config.presignSec !== undefined) {
     stored.presigned_url = await sdk.getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: config.bucket, Key: key }), {
       expiresIn: config.presignSec,
