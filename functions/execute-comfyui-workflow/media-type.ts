@@ -3,6 +3,8 @@ import type { MediaKind } from './ports.js';
 /** The image formats a LoadImage input is accepted in (Pillow reads more, but these are what the web sends). */
 const IMAGE_TYPES: Record<string, string> = { 'image/png': 'PNG', 'image/jpeg': 'JPEG', 'image/webp': 'WEBP', 'image/gif': 'GIF' };
 const IMAGE_NAMES = 'a PNG, JPEG, WEBP or GIF image';
+/** Containers that carry sound alone as well as video: their bytes do not say which. */
+const EITHER: Record<string, string> = { 'video/mp4': 'audio/mp4', 'video/webm': 'audio/webm', 'audio/ogg': 'video/ogg' };
 
 const ascii = (data: Uint8Array, offset: number, text: string) =>
   data.length >= offset + text.length && [...text].every((char, i) => data[offset + i] === char.charCodeAt(0));
@@ -46,6 +48,7 @@ export function mediaTypeOf(data: Uint8Array, media: MediaKind, declared?: strin
     return { ok: false, problem: `${claimed(declared, sniffed)}, not ${IMAGE_NAMES}${sniffed ? '' : ` (${firstBytes(data)})`}` };
   }
   if (sniffed?.startsWith(`${media}/`)) return { ok: true, contentType: sniffed };
+  if (sniffed && EITHER[sniffed]?.startsWith(`${media}/`)) return { ok: true, contentType: EITHER[sniffed] };
   if (!sniffed && declared?.startsWith(`${media}/`)) return { ok: true, contentType: declared };
   return { ok: false, problem: `${claimed(declared, sniffed)}, not ${media === 'audio' ? 'an audio file' : 'a video'}` };
 }
