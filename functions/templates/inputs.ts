@@ -34,8 +34,9 @@ export interface InputProblem {
 
 /**
  * Checks a task's input variables against the template: type, bounds, enum, required, and for a BYTES
- * media input what its bytes are. NULL takes the default; a "random" default becomes the TaskRun's own seed. Every problem is reported at once as
- * the business exception comfyui-invalid-input; nothing reaches ComfyUI.
+ * media input what its bytes are. NULL takes the default; a "random" default becomes the TaskRun's own
+ * seed. Every problem is reported at once as the business exception comfyui-invalid-input; nothing
+ * reaches ComfyUI.
  */
 export function checkInputs(
   template: Pick<Template, 'name' | 'inputs'>,
