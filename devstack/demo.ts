@@ -1,16 +1,18 @@
 /**
- * `npm run demo`: the whole worker on simulators. Starts the LittleHorse and ComfyUI doubles on
- * loopback, runs the built dist/runner.js against them with the shipped templates (readable log lines,
- * prefixed `worker |`), registers a WfSpec that calls the text-to-image template with typed variables,
- * runs it, prints what the worker reported, and stops everything but the output folder, which it
- * keeps and names.
+ * `npm run demo`: the whole worker on simulators. Starts the LittleHorse and ComfyUI doubles and a real
+ * S3-protocol server (s3rver) on loopback, runs the built dist/runner.js against them with the shipped
+ * templates and COMFYUI_OUTPUT_STORE pointing at the S3 server (readable log lines, prefixed
+ * `worker |`), registers a WfSpec that calls the text-to-image template with typed variables, runs it,
+ * prints what the worker reported and fetches the stored output through its presigned URL, then stops
+ * everything but the output folder, which it keeps and names.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LHStatus, VariableType } from 'littlehorse-client/proto';
+import S3rver from 's3rver';
 import { parseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { startFakeComfy } from './comfyui/index.js';
@@ -21,10 +23,16 @@ const TASK_DEF = 'comfyui-text-to-image';
 const bundle = path.resolve(import.meta.dirname, '../dist/runner.js');
 const templates = path.resolve(import.meta.dirname, '../templates');
 const outputDir = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-demo-'));
+const s3Dir = mkdtempSync(path.join(tmpdir(), 'comfyui-worker-demo-s3-'));
+const BUCKET = 'demo-outputs';
 
 const lh = await startFakeLittleHorse();
 const comfy = await startFakeComfy({ runTimeMs: 1_500, steps: 20, outputDir });
-console.log(`simulated LittleHorse on ${lh.host}:${lh.port}, simulated ComfyUI on ${comfy.url}, output folder ${outputDir}\n`);
+// A real S3-protocol server; its fixed credentials are S3RVER / S3RVER.
+const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3Dir, configureBuckets: [{ name: BUCKET }] });
+const s3Endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+console.log(`simulated LittleHorse on ${lh.host}:${lh.port}, simulated ComfyUI on ${comfy.url}, output folder ${outputDir}`);
+console.log(`S3 server (s3rver) on ${s3Endpoint}, bucket ${BUCKET}\n`);
 
 const env = {
   COMFYUI_BASE_URL: comfy.url,
@@ -34,6 +42,13 @@ const env = {
   LHC_API_HOST: lh.host,
   LHC_API_PORT: String(lh.port),
   LOG_FORMAT: 'pretty',
+  // Every output is uploaded too, and its result entry gains uri, size, sha256, content_type and a presigned URL.
+  COMFYUI_OUTPUT_STORE: `s3://${BUCKET}/comfyui/`,
+  COMFYUI_OUTPUT_STORE_PRESIGN_SEC: '3600',
+  COMFYUI_S3_ENDPOINT: s3Endpoint,
+  COMFYUI_S3_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
 };
 const worker = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 let workerOutput = '';
@@ -79,7 +94,9 @@ try {
   console.log(`\nWfRun ${wfRun.id?.id}: ${wfRun.status}; TaskRun ${taskRun?.status}`);
   console.log('\nlog output:\n' + (attempt?.logOutput?.str ?? '(none)').replace(/^/gm, '  '));
   const output = attempt?.output?.jsonObj ?? attempt?.exception?.content?.jsonObj;
-  console.log('\nreported result:\n' + JSON.stringify(JSON.parse(output ?? 'null'), null, 2));
+  const result = JSON.parse(output ?? 'null');
+  console.log('\nreported result:\n' + JSON.stringify(result, null, 2));
+  for (const image of result?.outputs?.images ?? []) await showStored(image);
   process.exitCode = wfRun.status === LHStatus.COMPLETED ? 0 : 1;
 } catch (error) {
   console.error(`demo failed: ${(error as Error).message}`);
@@ -91,7 +108,19 @@ try {
   await new Promise((resolve) => worker.once('exit', resolve));
   await lh.stop();
   await comfy.stop();
+  await s3.close();
+  rmSync(s3Dir, { recursive: true, force: true });
   console.log(`\nthe output files are kept in ${outputDir} (the simulated ComfyUI writes small placeholder images); remove it with: rm -r ${outputDir}`);
+}
+
+/** The output as the next step of a workflow would see it: its object URI, and its bytes read back through the presigned URL. */
+async function showStored(image: { uri?: string; size?: number; content_type?: string; presigned_url?: string }): Promise<void> {
+  if (!image.uri) return console.log('\nthe output was not stored in S3 (no uri in its entry)');
+  console.log(`\nstored in object storage: ${image.uri} (${image.size} bytes, ${image.content_type})`);
+  if (!image.presigned_url) return;
+  const reply = await fetch(image.presigned_url);
+  const bytes = (await reply.arrayBuffer()).byteLength;
+  console.log(`GET ${image.presigned_url.replace(/\?.*$/, '?X-Amz-…')} → HTTP ${reply.status}, ${bytes} bytes, ${reply.headers.get('content-type')}`);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {

@@ -28,7 +28,7 @@ let harness: Harness | undefined;
 let files: http.Server | undefined;
 const served: string[] = [];
 
-/** A file server on loopback: /cat.png, /missing (404), /broken (500), /page (text/html), /big (3 KB). */
+/** A file server on loopback: /cat.png, /missing (404), /broken (500), /page (text/html), /posing.png (HTML as image/png), /big (3 KB). */
 async function startFileServer(): Promise<string> {
   files = http.createServer((req, res) => {
     served.push(req.url ?? '');
@@ -36,6 +36,7 @@ async function startFileServer(): Promise<string> {
     if (route === '/cat.png') return res.writeHead(200, { 'Content-Type': 'image/png' }).end(PNG);
     if (route === '/moved') return res.writeHead(302, { Location: '/cat.png' }).end();
     if (route === '/page') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html></html>');
+    if (route === '/posing.png') return res.writeHead(200, { 'Content-Type': 'image/png' }).end('<html></html>');
     if (route === '/big') return res.writeHead(200, { 'Content-Type': 'image/png' }).end(Buffer.alloc(3_000));
     if (route === '/broken') return res.writeHead(500).end();
     res.writeHead(404).end();
@@ -104,6 +105,7 @@ describe('a media input that cannot be used', () => {
   it.each([
     ['missing (404)', '/missing', 'HTTP 404'],
     ['of the wrong type', '/page', 'text/html'],
+    ['an image by its name and Content-Type only', '/posing.png', 'is image/png, not a PNG, JPEG, WEBP or GIF image (it begins 3c 68 74 6d'],
     ['larger than the limit', '/big', 'COMFYUI_INPUT_MAX_BYTES'],
   ])('ends as comfyui-invalid-input naming the input when it is %s', async (_label, route, expected) => {
     const base = await startFileServer();

@@ -32,6 +32,13 @@ describe('checking a template against ComfyUI\'s object_info', () => {
     for (const name of ['text-to-image', 'image-to-image', 'upscale']) expect(problems(template(name))).toEqual([]);
   });
 
+  it('holds a media input\'s file-name default against ComfyUI\'s input files, but not a URI it will upload first', () => {
+    const uri = template('upscale', (x) => (x.inputs.image.default = 'https://example.com/cat.png'));
+    expect(problems(uri)).toEqual([]);
+    const name = template('upscale', (x) => (x.inputs.image.default = 'missing.png'));
+    expect(problems(name)).toEqual([expect.stringContaining('inputs.image → 1.inputs.image (LoadImage): "missing.png" is not in ComfyUI\'s list')]);
+  });
+
   it('refuses a node class ComfyUI does not have', () => {
     const t = template('text-to-image', (x) => (x.workflow['8'].class_type = 'VAEDecodeTiledPlus'));
     expect(problems(t)).toEqual(['node 8: ComfyUI has no node class VAEDecodeTiledPlus (a custom node not installed?)']);

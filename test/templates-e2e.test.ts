@@ -105,31 +105,6 @@ describe('a template served as a typed TaskDef', () => {
     expect(resultOf(stack).seeds.seed).toBe(seeds[0]);
   });
 
-  it('takes a media input through the raw workflow\'s path: a data: URI for image-to-image is uploaded to ComfyUI first', async () => {
-    const stack = await fixture.start();
-    const dir = folder();
-    copyFileSync(path.join(TEMPLATES, 'image-to-image.json'), path.join(dir, 'image-to-image.json'));
-    await fixture.ready({ COMFYUI_TEMPLATES_DIR: dir });
-    const defs: WfVariable[] = [
-      { name: 'image', type: VariableType.STR, required: true },
-      { name: 'prompt', type: VariableType.STR, required: true },
-      { name: 'negative_prompt', type: VariableType.STR },
-      { name: 'denoise', type: VariableType.DOUBLE },
-      { name: 'seed', type: VariableType.INT },
-      { name: 'steps', type: VariableType.INT },
-      { name: 'checkpoint', type: VariableType.STR },
-    ];
-    const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
-    const wfRun = await runWf(stack, { image: { str: png }, prompt: { str: 'as a watercolour' }, denoise: { double: 0.4 } }, 0, 'comfyui-image-to-image', defs);
-    expect(wfRun.status).toBe(LHStatus.COMPLETED);
-    const taskRun = stack.lh.taskRuns().find((run) => run.taskDefName === 'comfyui-image-to-image')!;
-    const result = JSON.parse(taskRun.attempts.at(-1)!.output!.jsonObj!);
-    const graph = stack.comfy.history(result.prompt_id)!.prompt[2];
-    expect(graph['10']!.inputs.image).toBe(`lh_${taskRun.id.wfRunId!.id}_${taskRun.id.taskGuid}/image.png`);
-    expect(graph['3']!.inputs.denoise).toBe(0.4);
-    expect(result.outputs.images).toHaveLength(1);
-  });
-
   it('ends a task with a bad input as comfyui-invalid-input naming the input and the rule; nothing reaches ComfyUI', async () => {
     const stack = await fixture.start();
     await fixture.ready({ COMFYUI_TEMPLATES_DIR: textToImageOnly() });

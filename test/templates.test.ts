@@ -109,7 +109,7 @@ describe('parsing a template file', () => {
       t.inputs.steps.type = 'NUMBER';
     });
     const found = problems(text);
-    expect(found).toContainEqual('templates/sample.json: inputs.prompt has unknown key "target" (allowed: type, targets, default, min, max, enum, description, masked)');
+    expect(found).toContainEqual('templates/sample.json: inputs.prompt has unknown key "target" (allowed: type, targets, default, min, max, enum, media, description, masked)');
     expect(found).toContainEqual(expect.stringContaining('inputs.steps.type expects one of STR, INT, DOUBLE, BOOL, JSON_OBJ, JSON_ARR'));
   });
 
@@ -138,7 +138,7 @@ describe('parsing a template file', () => {
 describe('checking a task\'s inputs against the template', () => {
   it('takes the values given and the defaults for NULL', () => {
     const result = checkInputs(parsed(), { prompt: str('a cat'), steps: int(30), cfg: int(6), seed: int(42) }, 'wf/1');
-    expect(result.ok && result.inputs).toEqual({ values: { prompt: 'a cat', seed: 42, steps: 30, cfg: 6, sampler: 'euler', api_key: '' }, seeds: { seed: 42 } });
+    expect(result.ok && result.inputs).toEqual({ values: { prompt: 'a cat', seed: 42, steps: 30, cfg: 6, sampler: 'euler', api_key: '' }, media: {}, seeds: { seed: 42 } });
   });
 
   it('names each bad input and the rule it breaks, all at once', () => {

@@ -1,5 +1,5 @@
 import { type Failure, toFailure } from './failure.js';
-import type { MediaKind, PlaceInput } from './ports.js';
+import type { MediaBytes, MediaKind, PlaceInput } from './ports.js';
 import type { Workflow } from './workflow.js';
 
 /** ComfyUI's core loaders and the file input each reads from the input folder (nodes.py, comfy_extras). */
@@ -10,13 +10,31 @@ const LOADERS: Record<string, { input: string; media: MediaKind }> = {
   LoadVideo: { input: 'file', media: 'video' },
 };
 
-const FETCHABLE = /^(https?:\/\/|s3:\/\/|gs:\/\/|data:)/i;
+/** A value to fetch, rather than the name of a file already in ComfyUI's input folder. */
+export const FETCHABLE = /^(https?:\/\/|s3:\/\/|gs:\/\/|data:)/i;
 
-/** The failure, saying which node's input it was about. */
-function aboutInput(failure: Failure, nodeId: string, input: string): Failure {
-  const message = `Node ${nodeId} input ${input}: ${failure.message}`;
-  const details = { node_id: nodeId, input, ...(typeof failure.details === 'object' && failure.details !== null ? failure.details : {}) };
-  return { ...failure, message, details };
+/** The failure, saying which input it was about. */
+function about(failure: Failure, prefix: string, details: Record<string, unknown>): Failure {
+  return { ...failure, message: `${prefix}: ${failure.message}`, details: { ...details, ...(typeof failure.details === 'object' && failure.details !== null ? failure.details : {}) } };
+}
+
+/**
+ * Places one media input through the port; a failure comes back as a value, prefixed with which input
+ * it was about (a stop of the task is the stop's own failure).
+ */
+export async function placeMediaInput(
+  place: PlaceInput,
+  source: string | MediaBytes,
+  target: { nodeId: string; input: string; media: MediaKind },
+  signal: AbortSignal,
+  which: { prefix: string; details: Record<string, unknown> },
+): Promise<{ ok: true; name: string } | { ok: false; failure: Failure }> {
+  try {
+    return { ok: true, name: await place(source, target, signal) };
+  } catch (error) {
+    if (signal.aborted) return { ok: false, failure: toFailure(signal.reason) };
+    return { ok: false, failure: about(toFailure(error), which.prefix, which.details) };
+  }
 }
 
 export interface MediaInput {
@@ -49,14 +67,10 @@ export async function placeMediaInputs(
   if (inputs.length === 0) return { ok: true, workflow };
   const placed: Workflow = { ...workflow };
   for (const { nodeId, input, media, source } of inputs) {
-    try {
-      const name = await place(source, { nodeId, input, media }, signal);
-      placed[nodeId] = { ...placed[nodeId]!, inputs: { ...placed[nodeId]!.inputs, [input]: name } };
-      log(`input ${nodeId}.${input} uploaded to ComfyUI as ${name}`);
-    } catch (error) {
-      if (signal.aborted) return { ok: false, failure: toFailure(signal.reason) };
-      return { ok: false, failure: aboutInput(toFailure(error), nodeId, input) };
-    }
+    const result = await placeMediaInput(place, source, { nodeId, input, media }, signal, { prefix: `Node ${nodeId} input ${input}`, details: { node_id: nodeId, input } });
+    if (!result.ok) return result;
+    placed[nodeId] = { ...placed[nodeId]!, inputs: { ...placed[nodeId]!.inputs, [input]: result.name } };
+    log(`input ${nodeId}.${input} uploaded to ComfyUI as ${result.name}`);
   }
   return { ok: true, workflow: placed };
 }

@@ -43,11 +43,18 @@ export type StoreOutput = (file: OutputFile, signal: AbortSignal) => Promise<Sto
 export type MediaKind = 'image' | 'audio' | 'video';
 
 /**
- * Fetches a media input (https:, s3:, gs: or data: URI), uploads it to ComfyUI's input folder in a
+ * Fetches a media input (https:, s3:, gs: or data: URI; or takes its bytes as given), uploads it to ComfyUI's input folder in a
  * subfolder of this TaskRun, and resolves to the value the loader must be given ("subfolder/name").
  * Throws a FailureError: unavailable when the source may answer later, comfyui-invalid-input when not.
  */
-export type PlaceInput = (source: string, input: { nodeId: string; input: string; media: MediaKind }, signal: AbortSignal) => Promise<string>;
+export type PlaceInput = (source: string | MediaBytes, input: { nodeId: string; input: string; media: MediaKind }, signal: AbortSignal) => Promise<string>;
+
+/** A media input's own bytes (a LittleHorse BYTES variable): the type read from them, and a name to store them under. */
+export interface MediaBytes {
+  data: Uint8Array;
+  contentType: string;
+  name: string;
+}
 
 /** Fetches an output file from ComfyUI (GET /view) to a local path. */
 export type DownloadOutput = (file: OutputFile, destination: string, signal: AbortSignal) => Promise<void>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FETCHABLE } from '../execute-comfyui-workflow/media-inputs.js';
 import { COMFY_WIDGET_TYPES, INPUT_TYPES, type InputTypeRule } from './input-types.js';
 import { isLink, RANDOM, type Template, type TemplateInput } from './template.js';
 
@@ -80,7 +81,10 @@ function narrowed(input: TemplateInput, template: Template, info: ObjectInfo, pr
       problems.push(`${where}: ComfyUI expects ${declared.type} there, which a ${input.type} input cannot fill`);
       continue;
     }
-    const candidates = [...(input.enum ?? []), ...(input.default === undefined || input.default === RANDOM ? [] : [input.default])];
+    // A media input's URI default is uploaded first: only a file name must already be in ComfyUI's list.
+    const candidates = [...(input.enum ?? []), ...(input.default === undefined || input.default === RANDOM ? [] : [input.default])].filter(
+      (value) => input.media === undefined || typeof value !== 'string' || !FETCHABLE.test(value),
+    );
     for (const value of candidates) {
       const problem = widgetProblem(declared, value);
       if (problem) problems.push(`${where}: ${JSON.stringify(value)} ${problem}`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseWorkflow, type Workflow } from '../execute-comfyui-workflow/workflow.js';
-import { describeValue, INPUT_TYPE_NAMES, INPUT_TYPES, type InputType, type InputValue } from './input-types.js';
+import type { MediaKind } from '../execute-comfyui-workflow/ports.js';
+import { describeValue, INPUT_TYPE_NAMES, INPUT_TYPES, type InputType, type InputValue, MEDIA_KINDS } from './input-types.js';
 
 /** A seed input's default: a value derived from the TaskRun, so a retried attempt reuses it. */
 export const RANDOM = 'random';
@@ -21,6 +22,7 @@ const inputSchema = z.strictObject({
   min: z.number().optional(),
   max: z.number().optional(),
   enum: z.array(z.union([z.string(), z.number()]), { error: 'expects a list of strings or numbers' }).min(1, 'needs at least one value').optional(),
+  media: z.enum(MEDIA_KINDS, { error: `expects one of ${MEDIA_KINDS.join(', ')}: the kind of file the loader reads` }).optional(),
   description: z.string().optional(),
   masked: z.boolean().default(false),
 });
@@ -55,6 +57,8 @@ export interface TemplateInput {
   min?: number;
   max?: number;
   enum?: Array<string | number>;
+  /** A file for a loader: uploaded to ComfyUI (BYTES, or a STR holding a URI) and replaced by its stored name. */
+  media?: MediaKind;
   description?: string;
   masked: boolean;
 }
@@ -117,8 +121,8 @@ export function parseTemplate(file: string, text: string): ParsedTemplate {
       targets.push({ nodeId, input });
     });
     problems.push(...boundsProblems(spec, field));
-    const { type, min, max, enum: allowed, description, masked } = spec;
-    inputs.push({ name: inputName, type, targets, default: spec.default as TemplateInput['default'], min, max, enum: allowed, description, masked });
+    const { type, min, max, enum: allowed, media, description, masked } = spec;
+    inputs.push({ name: inputName, type, targets, default: spec.default as TemplateInput['default'], min, max, enum: allowed, media, description, masked });
   }
   const outputs: TemplateOutput[] = [];
   for (const [outputName, spec] of Object.entries(parsed.data.outputs)) {
@@ -170,6 +174,12 @@ type InputSpec = z.infer<typeof inputSchema>;
 function boundsProblems(spec: InputSpec, field: (name: string) => string): string[] {
   const rule = INPUT_TYPES[spec.type];
   const problems: string[] = [];
+  if (spec.media !== undefined && spec.type !== 'STR' && spec.type !== 'BYTES') {
+    problems.push(`${field('media')} applies only to BYTES inputs (the file's bytes) and STR inputs (a URL, s3://, gs:// or data: URI)`);
+  }
+  if (spec.type === 'BYTES' && spec.media === undefined) {
+    problems.push(`${field('media')} is required for a BYTES input: "image", "audio" or "video", the kind of file its loader reads`);
+  }
   if (!rule.bounded) {
     for (const key of ['min', 'max'] as const) if (spec[key] !== undefined) problems.push(`${field(key)} applies only to INT and DOUBLE inputs`);
   } else {

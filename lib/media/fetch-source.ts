@@ -110,7 +110,7 @@ async function fetchHttp(url: URL, config: MediaInputConfig, signal: AbortSignal
   return { data: Buffer.concat(chunks), contentType: response.headers['content-type']?.split(';')[0]?.trim(), name };
 }
 
-const tooLarge = (where: string, bytes: number, max: number) =>
+export const tooLarge = (where: string, bytes: number, max: number) =>
   invalidInput(`Input ${where} is larger than COMFYUI_INPUT_MAX_BYTES (${bytes} > ${max} bytes)`, { source: where, bytes, max_bytes: max });
 const privateAddress = (where: string, detail: string) =>
   invalidInput(`Input ${where} points to a private address (${detail}); set COMFYUI_INPUT_ALLOW_PRIVATE=true to allow it`, { source: where });

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { FailureError, unavailable } from '../../functions/execute-comfyui-workflow/failure.js';
-import type { MediaKind, PlaceInput } from '../../functions/execute-comfyui-workflow/ports.js';
+import { mediaTypeOf } from '../../functions/execute-comfyui-workflow/media-type.js';
+import type { MediaBytes, MediaKind, PlaceInput } from '../../functions/execute-comfyui-workflow/ports.js';
 import { contentTypeOf } from '../storage/content-type.js';
-import { describeSource, type FetchObject, fetchSource, invalidInput } from './fetch-source.js';
+import { describeSource, type FetchedMedia, type FetchObject, fetchSource, invalidInput, tooLarge } from './fetch-source.js';
 import type { MediaInputConfig } from './media-config.js';
 
 export interface InputPlacer {
@@ -11,32 +12,49 @@ export interface InputPlacer {
 }
 
 const GENERIC = new Set([undefined, '', 'application/octet-stream', 'binary/octet-stream']);
-const EXTENSION: Record<string, string> = { 'image/jpeg': '.jpg', 'audio/mpeg': '.mp3', 'audio/x-wav': '.wav', 'video/quicktime': '.mov' };
+const EXTENSION: Record<string, string> = {
+  'image/jpeg': '.jpg',
+  'audio/mpeg': '.mp3',
+  'audio/x-wav': '.wav',
+  'audio/mp4': '.m4a',
+  'video/quicktime': '.mov',
+  'video/x-msvideo': '.avi',
+};
 
 const safeName = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 120);
 
 /**
- * Fetches each media input and uploads it to ComfyUI with POST /upload/image (type=input, overwrite),
- * modelled on server.py `image_upload`, which stores any file type under the part's filename.
+ * Fetches each media input (or takes a BYTES variable's bytes), checks what its bytes are, and uploads
+ * it to ComfyUI with POST /upload/image (type=input, overwrite), modelled on server.py `image_upload`,
+ * which stores any file type under the part's filename.
  */
 export function inputPlacer(config: MediaInputConfig, comfyBaseUrl: string, httpTimeoutMs: number, fetchObject?: FetchObject): InputPlacer {
   return {
     forTask: (task) => async (source, input, signal) => {
-      const where = describeSource(source);
-      const media = await fetchSource(source, config, signal, fetchObject);
-      const name = fileName(media.name, media.contentType, input.media);
+      const media = typeof source === 'string' ? await fetched(source, config, signal, fetchObject) : given(source, config.maxBytes);
       const type = media.contentType?.toLowerCase();
-      const declared = GENERIC.has(type) ? contentTypeOf(name) : type!;
-      if (!declared.startsWith(`${input.media}/`)) {
-        throw invalidInput(
-          `Input ${where} is ${type ?? 'of an unknown type'}, not ${input.media === 'image' ? 'an' : 'a'} ${input.media}`,
-          { source: where, content_type: type ?? null },
-        );
-      }
+      // The bytes decide, not the name or the server's claim: a file ComfyUI cannot read would fail mid-prompt.
+      const checked = mediaTypeOf(media.data, input.media, GENERIC.has(type) ? contentTypeOf(media.name ?? '') : type);
+      if (!checked.ok) throw invalidInput(`Input ${media.where} ${checked.problem}`, { source: media.where, content_type: type ?? null });
+      const name = fileName(media.name, checked.contentType, input.media);
       const subfolder = safeName(`lh_${task.wfRunId}_${task.taskGuid}`);
-      return upload(comfyBaseUrl, { data: media.data, name, contentType: declared, subfolder }, AbortSignal.any([signal, AbortSignal.timeout(httpTimeoutMs)]));
+      const signals = AbortSignal.any([signal, AbortSignal.timeout(httpTimeoutMs)]);
+      return upload(comfyBaseUrl, { data: media.data, name, contentType: checked.contentType, subfolder }, signals);
     },
   };
+}
+
+type Media = FetchedMedia & { where: string };
+
+async function fetched(source: string, config: MediaInputConfig, signal: AbortSignal, fetchObject: FetchObject | undefined): Promise<Media> {
+  return { ...(await fetchSource(source, config, signal, fetchObject)), where: describeSource(source) };
+}
+
+/** A BYTES variable's own bytes: only the size limit left to check (LittleHorse carried them). */
+function given(source: MediaBytes, maxBytes: number): Media {
+  const where = `of ${source.data.length} bytes`;
+  if (source.data.length > maxBytes) throw tooLarge(where, source.data.length, maxBytes);
+  return { data: Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength), contentType: source.contentType, name: source.name, where };
 }
 
 function fileName(fromSource: string | undefined, contentType: string | undefined, media: MediaKind): string {
