@@ -2,6 +2,7 @@
 // `node dist/runner.js` in a folder with no node_modules.
 import { build } from 'esbuild';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import { brotliCompressSync, constants } from 'node:zlib';
 
