@@ -1,26 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeComfy, startFakeComfy } from '../devstack/comfyui/index.js';
+import { describe, expect, it } from 'vitest';
 import txt2img from '../devstack/workflows/txt2img.json' with { type: 'json' };
 import { executeComfyuiWorkflow } from '../functions/execute-comfyui-workflow/handler.js';
-import { type Harness, handlerHarness } from './support/handler-deps.js';
+import { comfyPerTest, type Harness } from './support/handler-deps.js';
 
-let comfy: FakeComfy;
+const fixture = comfyPerTest({ runTimeMs: 1_000 });
 let harness: Harness | undefined;
-beforeEach(async () => {
-  comfy = await startFakeComfy({ runTimeMs: 1_000 });
-});
-afterEach(async () => {
-  harness?.close();
-  harness = undefined;
-  await comfy.stop();
-});
 
 // Two output nodes: 9 is valid; 10 takes a CONDITIONING where an IMAGE is needed, so ComfyUI answers
 // 200, queues node 9's branch only, and lists node 10 in node_errors.
 const partlyInvalid = { ...txt2img, '10': { class_type: 'SaveImage', inputs: { images: ['6', 0], filename_prefix: 'bad' } } };
 
 const run = async (allowPartial: boolean) => {
-  harness = await handlerHarness(comfy, { settings: { allowPartial } });
+  harness = await fixture.harness({ settings: { allowPartial } });
   return executeComfyuiWorkflow(partlyInvalid, harness.deps);
 };
 
@@ -32,13 +23,13 @@ describe('a graph ComfyUI accepts only in part (200 with node_errors)', () => {
     expect(outcome.failure).toMatchObject({ kind: 'validation', name: 'comfyui-invalid-workflow' });
     expect(outcome.failure.message).toContain('node 10 (SaveImage)');
     expect(outcome.failure.details).toMatchObject({ node_errors: [{ node_id: '10', class_type: 'SaveImage', dependent_outputs: ['10'] }] });
-    const stopped = [...comfy.stats.deletes, ...comfy.stats.interrupts.map((i) => i.promptId)];
+    const stopped = [...fixture.comfy.stats.deletes, ...fixture.comfy.stats.interrupts.map((i) => i.promptId)];
     expect(stopped).toContain(outcome.promptId);
-    expect(comfy.history(outcome.promptId!)?.status.status_str).not.toBe('success');
+    expect(fixture.comfy.history(outcome.promptId!)?.status.status_str).not.toBe('success');
   });
 
   it('with partial results allowed, runs the valid outputs and lists the skipped ones with their errors', async () => {
-    comfy.runTimeMs = 100;
+    fixture.comfy.runTimeMs = 100;
     const outcome = await run(true);
     expect(outcome.ok).toBe(true);
     if (!outcome.ok) return;
@@ -53,8 +44,8 @@ describe('a graph ComfyUI accepts only in part (200 with node_errors)', () => {
   });
 
   it('reports no skipped outputs for a graph ComfyUI accepts whole', async () => {
-    comfy.runTimeMs = 100;
-    harness = await handlerHarness(comfy, { settings: { allowPartial: true } });
+    fixture.comfy.runTimeMs = 100;
+    harness = await fixture.harness({ settings: { allowPartial: true } });
     const outcome = await executeComfyuiWorkflow(txt2img, harness.deps);
     expect(outcome.ok && outcome.result.skipped_outputs).toBeUndefined();
   });

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FakeAttempt } from '../../devstack/littlehorse/index.js';
+import type { OutputFile } from '../../functions/execute-comfyui-workflow/outputs.js';
 
 export const WORKFLOWS = path.resolve(import.meta.dirname, 'workflows');
 export const workflowNames = () => readdirSync(WORKFLOWS).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
@@ -21,15 +22,8 @@ export function fresh(name: string): Graph {
   return graph;
 }
 
-export interface ReportedFile {
-  node_id: string;
-  kind: string;
-  filename: string;
-  subfolder: string;
-  type: string;
-  path: string | null;
-  animated?: boolean;
-}
+/** A file as the worker reports it (the result's `outputs` entries). */
+export type ReportedFile = OutputFile;
 export interface Reported {
   prompt_id: string;
   outputs: ReportedFile[];

@@ -1,4 +1,5 @@
-import type { FakeComfy } from '../../devstack/comfyui/index.js';
+import { afterEach, beforeEach } from 'vitest';
+import { type FakeComfy, type FakeComfyOptions, startFakeComfy } from '../../devstack/comfyui/index.js';
 import type { HandlerDeps, HandlerSettings } from '../../functions/execute-comfyui-workflow/ports.js';
 import { sleep } from '../../lib/backoff.js';
 import { ComfyClient } from '../../lib/comfyui/client.js';
@@ -56,4 +57,31 @@ export async function handlerHarness(
     },
   };
   return { deps, lines, live, close: () => (live?.close(), http.close()) };
+}
+
+/**
+ * A simulated ComfyUI started before each test and stopped after it, and the handler harness a test
+ * builds on it (`harness()`), closed first.
+ */
+export function comfyPerTest(options: FakeComfyOptions) {
+  let comfy: FakeComfy | undefined;
+  let harness: Harness | undefined;
+  beforeEach(async () => {
+    comfy = await startFakeComfy(options);
+  });
+  afterEach(async () => {
+    harness?.close();
+    harness = undefined;
+    await comfy?.stop();
+  });
+  return {
+    get comfy(): FakeComfy {
+      if (!comfy) throw new Error('the simulated ComfyUI starts before each test');
+      return comfy;
+    },
+    async harness(harnessOptions?: Parameters<typeof handlerHarness>[1]): Promise<Harness> {
+      harness = await handlerHarness(this.comfy, harnessOptions);
+      return harness;
+    },
+  };
 }
