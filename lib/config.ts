@@ -74,6 +74,8 @@ export const envSchema = z.object({
   LHW_TIMEOUT_MARGIN_SEC: seconds(5),
   // 5 s is inside every server version's inactivity window (15 s before 0.16, 90 s after).
   LHW_HEARTBEAT_INTERVAL_SEC: seconds(5, 1),
+  // With several streams (hosts × TaskDefs) the one request rotates: shorter picks tasks up sooner, at more requests per idle second.
+  LHW_POLL_ROTATE_MS: count(500, 100, 'ms'),
   COMFYUI_WORKER_METRICS: choice(['off', 'emf'], 'off'),
   COMFYUI_WORKER_BACKLOG_INTERVAL_SEC: seconds(0),
   LOG_LEVEL: choice(['DEBUG', 'INFO', 'WARN', 'ERROR'], 'INFO'),
@@ -281,6 +283,8 @@ export interface WorkerConfig {
   timeoutMarginMs: number;
   /** RegisterTaskWorker period. */
   heartbeatMs: number;
+  /** With several PollTask streams, how long the one request stays parked on each. */
+  pollRotateMs: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Unset: pretty on a terminal, JSON otherwise. */
   logFormat: 'json' | 'pretty' | undefined;
@@ -411,6 +415,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, files: StartFiles = localFil
         shutdownGraceMs: ms(e.LHW_SHUTDOWN_GRACE_SEC),
         timeoutMarginMs: ms(e.LHW_TIMEOUT_MARGIN_SEC),
         heartbeatMs: ms(e.LHW_HEARTBEAT_INTERVAL_SEC),
+        pollRotateMs: e.LHW_POLL_ROTATE_MS,
         logLevel: e.LOG_LEVEL,
         logFormat: e.LOG_FORMAT,
       },

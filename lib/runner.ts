@@ -248,6 +248,7 @@ export class Runner {
       taskNames: [config.worker.taskName, ...this.templates.keys()],
       maxReceiveMessageLength: config.littlehorse.maxReceiveMessageLength,
       heartbeatMs: config.worker.heartbeatMs,
+      rotateMs: config.worker.pollRotateMs,
       workerId: config.worker.workerId,
       workerVersion: config.worker.workerVersion,
       logger,

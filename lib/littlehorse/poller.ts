@@ -33,16 +33,16 @@ export interface PollerOptions {
 /** How soon to heartbeat again after a rebalance answer or a failed heartbeat. */
 const SOON_AFTER_TROUBLE_MS = 1_000;
 /**
- * With several streams, how long the one request stays parked on each. A worker serving N streams
- * picks up an idle stream's task within about N × (ROTATE_MS + DRAIN_MS); a fleet covers them in
- * parallel. Shorter means more PollTask requests per idle second.
+ * With several streams, how long the one request stays parked on each (LHW_POLL_ROTATE_MS). A worker
+ * serving N streams picks up an idle stream's task within about N × (rotate + DRAIN_MS); a fleet
+ * covers them in parallel. Shorter means more PollTask requests per idle second.
  */
-const ROTATE_MS = 1_000;
+const ROTATE_MS = 500;
 /**
  * After a half-close, how long a task the server had already claimed may take to arrive. Claims are
  * answered once recorded (CommandSender.tryToClaimTaskAndReturnToClient, ≥ 0.15), in milliseconds.
  */
-const DRAIN_MS = 250;
+const DRAIN_MS = 200;
 /** After an empty answer (the task was claimed elsewhere, server ≥ 0.15), ask again this much later. */
 const AFTER_EMPTY_ANSWER_MS = 50;
 
