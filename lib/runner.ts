@@ -1,5 +1,4 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { TaskStatus, LHErrorType } from 'littlehorse-client/proto';
 import type { Config } from './config.js';
 import { ExitCode } from './exit-codes.js';
 import type { ComfyClient } from './comfyui/client.js';
@@ -9,13 +8,14 @@ import { comfyDependency } from './comfyui/readiness.js';
 import { sleep } from './backoff.js';
 import type { LittleHorseConnections } from './littlehorse/connection.js';
 import { type PolledTask, TaskPoller } from './littlehorse/poller.js';
-import { deliverReport } from './littlehorse/report.js';
+import { deliverReport, toReport } from './littlehorse/report.js';
+import { unavailable } from '../functions/execute-comfyui-workflow/failure.js';
 import { littleHorseDependency } from './littlehorse/readiness.js';
 import { ensureTaskDef } from './littlehorse/task-def.js';
 import type { InputPlacer } from './media/input-placer.js';
 import type { OutputStore } from './storage/s3-output-store.js';
 import { type StartupResult, waitForDependencies } from './startup.js';
-import { executeTask, type RunningTask } from './task-execution.js';
+import { executeTask, type RunningTask, type TaskExecutionDeps } from './task-execution.js';
 import { ShutdownClock, STOP_AND_REPORT_MS } from './shutdown-clock.js';
 import { TaskTimeouts } from './littlehorse/task-timeout.js';
 import { ComfyHealth } from './comfyui/health.js';
@@ -108,35 +108,39 @@ export class Runner {
     if (config.worker.maxRuntimeMs !== undefined) this.scheduleRuntimeBudget(startedAt, config.worker.maxRuntimeMs);
     logger.info('worker ready', { event: 'worker-ready', taskName: config.worker.taskName, templates: [...this.templates.keys()], mode: config.worker.runMode, hosts: this.poller?.hostCount, startupMs: Date.now() - startedAt });
 
+    // What every task is run with, built once.
+    const health = this.health;
+    const taskDeps: TaskExecutionDeps = {
+      connections: this.deps.connections,
+      comfy,
+      live,
+      download: this.deps.download,
+      store: this.deps.store,
+      inputs: this.deps.inputs,
+      logger,
+      settings: {
+        outputDir: config.comfy.outputDir,
+        pollIntervalMs: config.comfy.pollIntervalMs,
+        historyTimeoutMs: config.comfy.historyTimeoutMs,
+        watchdogIntervalMs: config.comfy.watchdogIntervalMs,
+        includeTempOutputs: config.comfy.includeTempOutputs,
+        allowPartial: config.comfy.allowPartial,
+        outputPerTask: config.comfy.outputPerTask,
+      },
+      timeoutMarginMs: config.worker.timeoutMarginMs,
+      comfyReady: (signal) => health.ready(signal),
+      shutdown: this.shutdownClock,
+      timeouts: this.timeouts,
+      metrics: this.deps.metrics,
+      templates: this.templates,
+    };
+
     let lastActivity = Date.now();
     while (!this.stopping) {
       this.updateWanting();
       const task = this.inbox.shift() ?? (await this.nextTask(lastActivity));
       if (!task) continue;
-      this.current = executeTask(task, {
-        connections: this.deps.connections,
-        comfy,
-        live,
-        download: this.deps.download,
-        store: this.deps.store,
-        inputs: this.deps.inputs,
-        logger,
-        settings: {
-          outputDir: config.comfy.outputDir,
-          pollIntervalMs: config.comfy.pollIntervalMs,
-          historyTimeoutMs: config.comfy.historyTimeoutMs,
-          watchdogIntervalMs: config.comfy.watchdogIntervalMs,
-          includeTempOutputs: config.comfy.includeTempOutputs,
-          allowPartial: config.comfy.allowPartial,
-          outputPerTask: config.comfy.outputPerTask,
-        },
-        timeoutMarginMs: config.worker.timeoutMarginMs,
-        comfyReady: (signal) => this.health!.ready(signal),
-        shutdown: this.shutdownClock,
-        timeouts: this.timeouts,
-        metrics: this.deps.metrics,
-        templates: this.templates,
-      });
+      this.current = executeTask(task, taskDeps);
       // ComfyUI is free once the outcome is known: the report goes out beside the next task's start.
       this.trackReport(this.current.reported);
       const outcome = await this.current.outcome;
@@ -313,13 +317,7 @@ export class Runner {
 
   private async reportNotStarted({ task, address }: PolledTask, message: string): Promise<boolean> {
     const undelivered = await deliverReport(
-      {
-        taskRunId: task.taskRunId,
-        attemptNumber: task.attemptNumber,
-        time: new Date().toISOString(),
-        status: TaskStatus.TASK_FAILED,
-        error: { type: LHErrorType.TASK_FAILURE, message },
-      },
+      toReport(task, { ok: false, failure: unavailable(message) }, [], new Date()),
       { clients: this.deps.connections.reportClients(address), budgetMs: this.stopping ? this.shutdownClock.reportBudgetMs() : 5_000 },
     );
     if (undelivered) this.deps.logger.error('report could not be delivered', { event: 'report-undelivered', taskRunId: task.taskRunId, error: undelivered.message });
