@@ -42,14 +42,14 @@ export function gcloudVerdict(code: number | string | null, stderr: string): Ver
 }
 
 /**
- * Runs each argument list through gcloud's own CLI in one Python process (test/support/gcloud-argv.py),
+ * Runs each argument list through gcloud's own CLI in one Python process (test/support/cli-argv.py),
  * from `cwd`, with `home` (an empty folder) as home and configuration, and project `my-project`.
  */
 export function runGcloud(gcloud: string, argvs: string[][], cwd: string, home: string): CliResult[] {
   const sdk = path.dirname(path.dirname(realpathSync(gcloud)));
   const bundled = path.join(sdk, 'platform', 'bundledpythonunix', 'bin', 'python3');
   const python = existsSync(bundled) ? bundled : (process.env.CLOUDSDK_PYTHON ?? 'python3');
-  const result = spawnSync(python, [path.join(import.meta.dirname, 'gcloud-argv.py'), sdk], {
+  const result = spawnSync(python, [path.join(import.meta.dirname, 'cli-argv.py'), 'gcloud', sdk], {
     cwd,
     input: JSON.stringify(argvs),
     encoding: 'utf8',
@@ -64,7 +64,7 @@ export function runGcloud(gcloud: string, argvs: string[][], cwd: string, home: 
       CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1',
     },
   });
-  if (result.status !== 0) throw new Error(`gcloud-argv.py failed (${result.status}):\n${result.stderr}`);
+  if (result.status !== 0) throw new Error(`cli-argv.py gcloud failed (${result.status}):\n${result.stderr}`);
   const answers = JSON.parse(result.stdout) as { argv: string[]; code: number | string; stderr: string }[];
   return answers.map((answer) => ({ ...answer, verdict: gcloudVerdict(answer.code, answer.stderr) }));
 }
@@ -110,13 +110,13 @@ function awsPython(aws: string): string | undefined {
 
 /**
  * Runs AWS CLI command lines from `cwd`, with `home` (an empty folder) and no credentials: in one Python
- * process for v1 (test/support/aws-argv.py), else one `aws` process per command, 3 at a time.
+ * process for v1 (test/support/cli-argv.py), else one `aws` process per command, 3 at a time.
  */
 export async function runAwsAll(aws: string, argvs: string[][], cwd: string, home: string): Promise<CliResult[]> {
   const python = awsPython(aws);
   if (!python) return inBatches(argvs, 3, (argv) => runAws(aws, argv, cwd, home));
-  const result = spawnSync(python, [path.join(import.meta.dirname, 'aws-argv.py')], { cwd, input: JSON.stringify(argvs), encoding: 'utf8', timeout: 120_000, env: awsEnv(home) });
-  if (result.status !== 0) throw new Error(`aws-argv.py failed (${result.status}):\n${result.stderr}`);
+  const result = spawnSync(python, [path.join(import.meta.dirname, 'cli-argv.py'), 'aws'], { cwd, input: JSON.stringify(argvs), encoding: 'utf8', timeout: 120_000, env: awsEnv(home) });
+  if (result.status !== 0) throw new Error(`cli-argv.py aws failed (${result.status}):\n${result.stderr}`);
   const answers = JSON.parse(result.stdout) as { argv: string[]; code: number; stderr: string }[];
   return answers.map((answer) => ({ ...answer, verdict: awsVerdict(answer.code, answer.stderr) }));
 }
