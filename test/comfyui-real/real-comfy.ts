@@ -4,13 +4,18 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const START_SCRIPT = path.resolve(import.meta.dirname, 'realstack/start-comfyui.sh');
+/**
+ * The team's kit for running ComfyUI here (start script, stubs for packages Debian lacks, a placeholder
+ * frontend) lives beside the repository in shared/realstack/; REAL_COMFYUI_REALSTACK points elsewhere.
+ */
+const REALSTACK = process.env.REAL_COMFYUI_REALSTACK || path.resolve(import.meta.dirname, '../../../shared/realstack');
+const START_SCRIPT = path.join(REALSTACK, 'start-comfyui.sh');
 const READY_TIMEOUT_MS = 120_000;
 
 /** What to set when there is no ComfyUI to test against: the suite fails at once with this. */
 export const NEEDS_COMFYUI =
   'npm run test:comfyui needs a real ComfyUI. Set REAL_COMFYUI_DIR to a folder with ComfyUI\'s own code (main.py; see test/comfyui-real/README.md), ' +
-  'which the suite starts on CPU with test/comfyui-real/realstack/start-comfyui.sh, or REAL_COMFYUI_URL to one already running ' +
+  'which the suite starts on CPU with shared/realstack/start-comfyui.sh beside the repository (REAL_COMFYUI_REALSTACK to point elsewhere), or REAL_COMFYUI_URL to one already running ' +
   '(with REAL_COMFYUI_OUTPUT_DIR and REAL_COMFYUI_TEMP_DIR when its output and temp folders are on this machine, the temp folder being <--temp-directory>/temp; otherwise outputs are downloaded through /view).';
 
 /** Which ComfyUI the suite runs against, from the environment; undefined when none is given. */
