@@ -11,13 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { LHStatus, VariableType } from 'littlehorse-client/proto';
+import { LHStatus } from 'littlehorse-client/proto';
 import S3rver from 's3rver';
 import { parseConfig } from '../lib/config.js';
 import { LittleHorseConnections } from '../lib/littlehorse/connection.js';
 import { startFakeComfy } from './comfyui/index.js';
 import { startFakeLittleHorse } from './littlehorse/index.js';
-import { typedOneTaskWfSpec } from './littlehorse/one-task-wf-spec.js';
+import { typedOneTaskWfSpec, wfVariablesOf } from './littlehorse/one-task-wf-spec.js';
 
 const TASK_DEF = 'comfyui-text-to-image';
 const bundle = path.resolve(import.meta.dirname, '../dist/runner.js');
@@ -69,15 +69,7 @@ try {
   await waitFor(() => lh.taskDefs().some((t) => t.id?.name === TASK_DEF) && lh.stats.pollRequests > 0, 15_000);
   const taskDef = lh.taskDefs().find((t) => t.id?.name === TASK_DEF)!;
   console.log(`\nTaskDef ${TASK_DEF}(${taskDef.inputVars.map((v) => `${v.name}: ${v.typeDef?.type}`).join(', ')}) → ${taskDef.returnType?.returnType?.type}, from templates/text-to-image.json`);
-  const variables = [
-    { name: 'prompt', type: VariableType.STR, required: true },
-    { name: 'negative_prompt', type: VariableType.STR },
-    { name: 'seed', type: VariableType.INT },
-    { name: 'width', type: VariableType.INT },
-    { name: 'height', type: VariableType.INT },
-    { name: 'steps', type: VariableType.INT },
-    { name: 'sampler', type: VariableType.STR },
-  ];
+  const variables = wfVariablesOf(taskDef, ['prompt']);
   await client.putWfSpec(typedOneTaskWfSpec('poster', TASK_DEF, variables, { timeoutSeconds: 60, retries: 1 }));
   console.log(`WfSpec poster: ENTRYPOINT → ${TASK_DEF}(${variables.map((v) => v.name).join(', ')}) → EXIT`);
   console.log('running it with prompt="a lighthouse on a cliff at dawn", width=768, steps=30 (the other variables unset: the template\'s defaults, a seed derived from the TaskRun)\n');

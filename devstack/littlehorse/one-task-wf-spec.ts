@@ -1,4 +1,4 @@
-import { AllowedUpdateType, type PutWfSpecRequest, VariableType, WfRunVariableAccessLevel } from 'littlehorse-client/proto';
+import { AllowedUpdateType, type PutWfSpecRequest, type TaskDef, VariableType, WfRunVariableAccessLevel } from 'littlehorse-client/proto';
 
 export const WORKFLOW_VARIABLE = 'workflow';
 
@@ -7,6 +7,11 @@ export interface WfVariable {
   name: string;
   type: VariableType;
   required?: boolean;
+}
+
+/** One WfRun variable per TaskDef input, of its type, in its order; those named in `required` must be given to RunWf. */
+export function wfVariablesOf(taskDef: TaskDef, required: string[] = []): WfVariable[] {
+  return taskDef.inputVars.map((v) => ({ name: v.name, type: v.typeDef?.type ?? VariableType.JSON_OBJ, required: required.includes(v.name) }));
 }
 
 /** ENTRYPOINT → the task, passed the JSON_OBJ variable `workflow`, with a timeout and retries → EXIT (node names as the Java SDK writes them). */
