@@ -57,6 +57,11 @@ export const queueSchema = z.looseObject({
 });
 export type Queue = z.infer<typeof queueSchema>;
 
+/** Whether the prompt is running or waiting in ComfyUI's queue. */
+export function queueHolds(queue: Queue, promptId: string): boolean {
+  return queue.queue_running.some((item) => item.promptId === promptId) || queue.queue_pending.some((item) => item.promptId === promptId);
+}
+
 export const historyEntrySchema = z.looseObject({
   outputs: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   status: z

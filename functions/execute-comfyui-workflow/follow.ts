@@ -1,4 +1,4 @@
-import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId } from './comfy-messages.js';
+import { type ComfyEvent, type ExecutionError, type HistoryEntry, eventPromptId, queueHolds } from './comfy-messages.js';
 import { type Failure, FailureError, nodeFailure, unavailable } from './failure.js';
 import type { HandlerDeps, LiveSignal } from './ports.js';
 import type { ProgressLog } from './progress.js';
@@ -77,7 +77,7 @@ export async function followPrompt(
   };
   const inQueue = async () => {
     const queue = await comfy.getQueue(signal);
-    return [...queue.queue_running, ...queue.queue_pending].some((item) => item.promptId === promptId);
+    return queueHolds(queue, promptId);
   };
 
   try {

@@ -1,3 +1,4 @@
+import { queueHolds } from './comfy-messages.js';
 import { type Failure, FailureError, type InvalidNode, stoppedBy, toFailure, validationFailure } from './failure.js';
 import { followPrompt } from './follow.js';
 import { placeMediaInputs } from './media-inputs.js';
@@ -167,7 +168,7 @@ async function stoppedEarlier(promptId: string, deps: HandlerDeps): Promise<bool
     const entry = await deps.comfy.getHistory(promptId, deps.signal);
     if (entry) return entry.status?.status_str === 'error' && entry.status.messages.some(([event]) => event === 'execution_interrupted');
     const queue = await deps.comfy.getQueue(deps.signal);
-    return ![...queue.queue_running, ...queue.queue_pending].some((item) => item.promptId === promptId);
+    return !queueHolds(queue, promptId);
   } catch {
     return false;
   }

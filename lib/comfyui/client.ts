@@ -13,6 +13,7 @@ import {
   promptAcceptedSchema,
   type PromptRejected,
   promptRejectedSchema,
+  queueHolds,
   queueSchema,
 } from '../../functions/execute-comfyui-workflow/comfy-messages.js';
 import type { z } from 'zod';
@@ -84,7 +85,7 @@ export class ComfyClient {
   /** Whether the prompt is running or waiting in ComfyUI's queue. */
   async isInQueue(promptId: string, signal?: AbortSignal): Promise<boolean> {
     const queue = await this.getQueue(signal);
-    return [...queue.queue_running, ...queue.queue_pending].some((item) => item.promptId === promptId);
+    return queueHolds(queue, promptId);
   }
 
   /** GET /history/{id}: the entry, or undefined while the prompt has not finished. */

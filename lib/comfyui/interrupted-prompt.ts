@@ -1,3 +1,4 @@
+import { queueHolds } from '../../functions/execute-comfyui-workflow/comfy-messages.js';
 import type { ComfyApi, StructuredLog } from '../../functions/execute-comfyui-workflow/ports.js';
 import { sleep } from '../backoff.js';
 
@@ -23,7 +24,7 @@ export async function waitForInterruptedPrompt(
   while (Date.now() - startedAt < timeoutMs && !options.signal.aborted) {
     try {
       const queue = await comfy.getQueue(AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]));
-      if (![...queue.queue_running, ...queue.queue_pending].some((item) => item.promptId === promptId)) {
+      if (!queueHolds(queue, promptId)) {
         if (announced) options.logger.info('interrupted prompt has left ComfyUI; asking for work again', { event: 'interrupted-prompt-left', promptId, waitedMs: Date.now() - startedAt });
         return Date.now() - startedAt;
       }
